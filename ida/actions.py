@@ -1,0 +1,62 @@
+"""The action language: one command per line, the same for people, scripts and models.
+
+    ask <message>     lookup <query>     unlock $n     scratch <text>     reply <message>
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+from ida.errors import IdaError
+
+Kind = Literal["ask", "lookup", "unlock", "scratch", "reply"]
+KINDS: tuple[Kind, ...] = ("ask", "lookup", "unlock", "scratch", "reply")
+USAGE = "commands: ask <question> | lookup <query> | unlock $n | scratch <text> | reply <answer>"
+_UNLOCK = re.compile(r"\$(\d+)")
+
+
+class ActionError(IdaError):
+    """Text that is not a command of the action language."""
+
+
+@dataclass(frozen=True, slots=True)
+class Action:
+    kind: Kind
+    arg: str
+
+    def render(self) -> str:
+        return f"{self.kind} {self.arg}" if self.arg else self.kind
+
+    def __str__(self) -> str:
+        return self.render()
+
+    @property
+    def pointer(self) -> int:
+        """The pointer number of an `unlock`."""
+        return int(self.arg[1:])
+
+
+def parse_action(text: str) -> Action:
+    """Parse one command; raises `ActionError` with a one-line reason."""
+    line = text.strip()
+    if not line:
+        raise ActionError(f"empty command; {USAGE}")
+    if "\n" in line:
+        raise ActionError("one command per line")
+    head, _, arg = line.partition(" ")
+    kind = head.lower()
+    arg = arg.strip()
+    if kind not in KINDS:
+        raise ActionError(f"unknown command {head!r}; {USAGE}")
+    if kind == "unlock":
+        if not _UNLOCK.fullmatch(arg):
+            raise ActionError(f"unlock takes one pointer like $1, not {arg!r}")
+    elif kind in ("ask", "reply", "lookup") and not arg:
+        raise ActionError(f"{kind} needs {'a query' if kind == 'lookup' else 'a message'}")
+    return Action(kind, arg)  # type: ignore[arg-type]
+
+
+def as_action(a: Action | str) -> Action:
+    return a if isinstance(a, Action) else parse_action(a)

@@ -1,0 +1,144 @@
+"""Run a question to a `Tree`: one policy call per action, one explicit stack of open nodes.
+
+The loop is iterative so a tree 10,000 deep never touches Python's recursion limit.
+`ask` suspends the asking node and opens a child; the child's reply resumes the parent.
+With memoization an identical question (same content address, same database revision)
+reuses the node already answered, so the tree is a DAG and costs one node per distinct
+question. A question that is its own ancestor is a loop; an exhausted budget or depth
+limit gives failure answers, never an exception.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING
+
+from ida.actions import Action, ActionError, as_action
+from ida.hypertext import HypertextError, Message, parse
+from ida.policies import Policy, policy_name
+from ida.tree import LookupRecord, Node, Step, Tree
+from ida.workspace import Workspace
+
+if TYPE_CHECKING:
+    from ida.experience import ExperienceDB
+
+FAILED = "failed: "
+LOOKUP_K = 5
+
+
+def failed(answer: str | None) -> bool:
+    """Whether an answer is a failure answer (budget, depth, loop)."""
+    return answer is None or answer.startswith(FAILED)
+
+
+def run(
+    question: str | Message,
+    policy: Policy,
+    db: ExperienceDB | None = None,
+    budget: int = 100_000,
+    max_depth: int = 1_000,
+    memo: bool = True,
+    task: str | None = None,
+    run_id: str | None = None,
+) -> Tree:
+    """Answer `question` with `policy`; `budget` bounds the total number of actions."""
+    root_q = parse(question) if isinstance(question, str) else question
+    name = policy_name(policy)
+    nodes: list[Node] = []
+    stack: list[tuple[Node, Workspace]] = []
+    open_questions: set[str] = set()  # addresses on the stack: the loop guard
+    answered: dict[tuple[str, int | None], int] = {}  # memo: (address, db revision) -> node id
+    left = budget
+
+    def open_node(q: Message, depth: int, parent: int | None) -> Node:
+        node = Node(id=len(nodes), question=q, depth=depth, policy=name,
+                    parents=[] if parent is None else [parent])
+        ws = Workspace(node.id, q, depth)
+        node.lines = ws.lines  # the node's record shares the workspace's lines: nothing copied
+        nodes.append(node)
+        stack.append((node, ws))
+        open_questions.add(q.address)
+        return node
+
+    def close_node(node: Node, answer: Message, failure: str | None = None) -> None:
+        node.answer, node.failure = answer, failure
+        stack.pop()
+        open_questions.discard(node.question.address)
+        if failure is None and memo:
+            answered[(node.question.address, revision())] = node.id
+        if stack:
+            parent, pws = stack[-1]
+            deliver(parent, pws, parent.steps[-1], answer)
+
+    def deliver(node: Node, ws: Workspace, step: Step, answer: Message) -> None:
+        step.result = ws.show(answer)
+        ws.record(step.action, f"answer: {step.result}", step.result)
+
+    def revision() -> int | None:
+        return db.revision if db is not None else None
+
+    open_node(root_q, 0, None)
+    while stack:
+        node, ws = stack[-1]
+        if left <= 0:
+            close_node(node, _failure("budget exhausted"), "budget exhausted")
+            continue
+        ws.budget_left = left
+        raw = policy.act(ws)
+        left -= 1
+        step = Step(action=str(raw).strip(), ws_lines=len(ws.lines))
+        node.steps.append(step)
+        try:
+            action = as_action(raw)
+            if action.kind == "reply":
+                close_node(node, parse(action.arg, ws.names))
+            elif action.kind == "ask":
+                q = parse(action.arg, ws.names)
+                step.action = f"ask {ws.show(q)}"
+                reason = None
+                if q.address in open_questions:
+                    reason = "loop: the question is its own ancestor"
+                elif node.depth + 1 > max_depth:
+                    reason = f"depth limit {max_depth} reached"
+                if reason is not None:
+                    deliver(node, ws, step, _failure(reason))
+                elif memo and (hit := answered.get((q.address, revision()))) is not None:
+                    step.child = hit
+                    nodes[hit].parents.append(node.id)
+                    deliver(node, ws, step, nodes[hit].answer)  # type: ignore[arg-type]
+                else:
+                    step.child = len(nodes)
+                    open_node(q, node.depth + 1, node.id)
+            else:
+                step.action = action.render()
+                _local(action, ws, step, db)
+        except (ActionError, HypertextError) as e:
+            # A malformed action costs a step and is shown to the policy, which may try again.
+            step.result = f"error: {e}"
+            ws.record(step.action, step.result, step.result)
+
+    return Tree(nodes=nodes, run_id=run_id or uuid.uuid4().hex[:12], task=task,
+                db_revision=revision(), created=datetime.now(timezone.utc).isoformat(timespec="seconds"))
+
+
+def _local(action: Action, ws: Workspace, step: Step, db: ExperienceDB | None) -> None:
+    """The actions a node carries out itself: unlock, lookup, scratch."""
+    if action.kind == "unlock":
+        m = ws.names.get(action.pointer)
+        if m is None:
+            raise ActionError(f"unknown pointer {action.arg}")
+        step.result = ws.show(m)
+        ws.record(step.action, f"{action.arg}: {step.result}" if step.result else f"{action.arg} is empty", step.result)
+    elif action.kind == "lookup":
+        entries = db.lookup(action.arg, k=LOOKUP_K) if db is not None else []
+        step.lookup = LookupRecord(query=action.arg, entry_ids=[e.id for e in entries],
+                                   revision=db.revision if db is not None else 0)
+        step.result = "\n".join(e.render() for e in entries) or "nothing found"
+        ws.record(step.action, step.result, step.result)
+    else:  # scratch: a note to self, shown in the workspace
+        ws.record(step.action, "", "")
+
+
+def _failure(reason: str) -> Message:
+    return Message((FAILED + reason,))

@@ -1,0 +1,43 @@
+"""The length of a cons list: `[cons [1] [cons [2] [nil]]]` has length 2."""
+
+from __future__ import annotations
+
+import random
+
+from ida.engine import failed
+from ida.hypertext import Message, parse
+from ida.policies.scripted import scripted
+from ida.tasks import Task
+from ida.workspace import Workspace
+
+PREFIX = "What is the length of "
+
+
+def cons_list(items: list[str]) -> Message:
+    cell = Message(("nil",))
+    for x in reversed(items):
+        cell = Message(("cons ", Message((x,)), " ", cell))
+    return cell
+
+
+def solve(question: str) -> str:
+    cell, n = parse(question).children[0], 0
+    while cell.parts and cell.parts[0] == "cons ":
+        cell, n = cell.children[1], n + 1
+    return str(n)
+
+
+@scripted(name="length-H")
+def h(ws: Workspace):
+    cell = yield "unlock $1"
+    if cell.strip() == "nil":
+        return "0"
+    rest = yield f"ask {PREFIX}{cell.split()[-1]}?"
+    return rest if failed(rest) else str(int(rest) + 1)
+
+
+def generate(rng: random.Random, size: int) -> str:
+    return f"{PREFIX}[{cons_list([str(rng.randrange(10)) for _ in range(size)]).text()}]?"
+
+
+TASK = Task("length", "the length of a cons list", generate, solve, h, default_size=5)

@@ -1,0 +1,53 @@
+"""`What is 351 * 5019?` by place value: one product per nonzero digit, then their sum."""
+
+from __future__ import annotations
+
+import random
+import re
+
+from ida.engine import failed
+from ida.policies.scripted import scripted
+from ida.tasks import Task
+from ida.workspace import Workspace
+
+PRODUCT = re.compile(r"What is (\d+) \* (\d+)\?")
+SUM = re.compile(r"What is (\d+(?: \+ \d+)+)\?")
+
+
+def place_values(a: int) -> list[int]:
+    """351 -> [300, 50, 1]"""
+    digits = str(a)
+    return [int(d) * 10 ** (len(digits) - i - 1) for i, d in enumerate(digits) if d != "0"]
+
+
+def solve(question: str) -> str:
+    if m := SUM.fullmatch(question):
+        return str(sum(int(t) for t in m.group(1).split(" + ")))
+    if m := PRODUCT.fullmatch(question):
+        return str(int(m.group(1)) * int(m.group(2)))
+    raise ValueError(f"not a multiply question: {question!r}")
+
+
+@scripted(name="multiply-H")
+def h(ws: Workspace):
+    q = ws.question_text
+    m = PRODUCT.fullmatch(q)
+    if m is None or len(place_values(int(m.group(1)))) <= 1:
+        return solve(q)  # a sum, or a digit times a number then a shift: done by hand
+    a, b = int(m.group(1)), int(m.group(2))
+    products = []
+    for p in place_values(a):
+        answer = yield f"ask What is {p} * {b}?"
+        if failed(answer):
+            return answer
+        products.append(answer)
+    return (yield f"ask What is {' + '.join(products)}?")
+
+
+def generate(rng: random.Random, size: int) -> str:
+    a = rng.randrange(10 ** (size - 1), 10**size)
+    b = rng.randrange(10**size, 10 ** (size + 1))
+    return f"What is {a} * {b}?"
+
+
+TASK = Task("multiply", "multiply two numbers by place value", generate, solve, h, default_size=3)

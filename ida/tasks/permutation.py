@@ -1,0 +1,63 @@
+"""Permutation powering, from the iterated amplification paper: σ^k(x) from σ's facts.
+
+H asks σ^⌊k/2⌋ twice, and σ once more when k is odd; k = 1 is read off the facts,
+which sit behind a pointer.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+
+from ida.engine import failed
+from ida.policies.scripted import scripted
+from ida.tasks import Task
+from ida.workspace import Workspace
+
+QUESTION = re.compile(r"what is p\^(\d+)\((\d+)\) for p = \[(.*)\]\?")
+
+
+def question(k: int, x: int, facts: str) -> str:
+    return f"what is p^{k}({x}) for p = [{facts}]?"
+
+
+def read_facts(facts: str) -> dict[int, int]:
+    """'0->2 1->0 2->1' -> {0: 2, 1: 0, 2: 1}"""
+    return {int(a): int(b) for a, b in (f.split("->") for f in facts.split())}
+
+
+def solve(q: str) -> str:
+    m = QUESTION.fullmatch(q)
+    if m is None:
+        raise ValueError(f"not a permutation question: {q!r}")
+    k, x, p = int(m.group(1)), int(m.group(2)), read_facts(m.group(3))
+    for _ in range(k):
+        x = p[x]
+    return str(x)
+
+
+@scripted(name="permutation-H")
+def h(ws: Workspace):
+    m = QUESTION.fullmatch(ws.question_text)
+    assert m is not None, ws.question_text
+    k, x = int(m.group(1)), int(m.group(2))
+    if k == 1:
+        facts = yield "unlock $1"
+        return str(read_facts(facts)[x])
+    y = yield f"ask what is p^{k // 2}({x}) for p = $1?"
+    if failed(y):
+        return y
+    z = yield f"ask what is p^{k // 2}({y}) for p = $1?"
+    if k % 2 and not failed(z):
+        z = yield f"ask what is p^1({z}) for p = $1?"
+    return z
+
+
+def generate(rng: random.Random, size: int) -> str:
+    image = list(range(size))
+    rng.shuffle(image)
+    facts = " ".join(f"{i}->{j}" for i, j in enumerate(image))
+    return question(rng.randint(2, max(2, 2 * size - 1)), rng.randrange(size), facts)
+
+
+TASK = Task("permutation", "σ^k(x) by repeated squaring", generate, solve, h, default_size=4)

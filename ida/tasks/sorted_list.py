@@ -1,0 +1,67 @@
+"""`is the list [1 [2 [3 []]]] sorted from least to greatest?` by recursion on the tail.
+
+The list is a chain of cells `head [tail]`; each cell sits behind a pointer, so a node
+sees only the cells it unlocks.
+"""
+
+from __future__ import annotations
+
+import random
+
+from ida.hypertext import Message, parse
+from ida.policies.scripted import scripted
+from ida.tasks import Task
+from ida.workspace import Workspace
+
+SUFFIX = " sorted from least to greatest?"
+
+
+def build_list(items: list[str]) -> Message:
+    cell = Message(())
+    for x in reversed(items):
+        cell = Message((f"{x} ", cell))
+    return cell
+
+
+def list_items(cell: Message) -> list[str]:
+    items = []
+    while cell.parts:
+        head, cell = cell.parts  # type: ignore[misc]
+        items.append(str(head).strip())
+    return items
+
+
+def solve(question: str) -> str:
+    items = [int(x) for x in list_items(parse(question).children[0])]
+    return "yes" if all(a <= b for a, b in zip(items, items[1:])) else "no"
+
+
+def split_cell(shown: str) -> tuple[str, str]:
+    """'1 $2' -> ('1', '$2')"""
+    head, _, tail = shown.rpartition(" ")
+    return head, tail
+
+
+@scripted(name="sorted-H")
+def h(ws: Workspace):
+    first = yield "unlock $1"
+    if not first:
+        return "yes"
+    x, tail = split_cell(first)
+    second = yield f"unlock {tail}"
+    if not second:
+        return "yes"
+    y, _ = split_cell(second)
+    if int(x) > int(y):
+        return "no"
+    return (yield f"ask is the list {tail}{SUFFIX}")
+
+
+def generate(rng: random.Random, size: int) -> str:
+    items = [rng.randrange(100) for _ in range(size)]
+    if rng.random() < 0.5:
+        items.sort()
+    return f"is the list [{build_list([str(i) for i in items]).text()}]{SUFFIX}"
+
+
+TASK = Task("sorted", "is a linked list sorted? (recursion on the tail)", generate, solve, h, default_size=6)
