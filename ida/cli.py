@@ -32,6 +32,8 @@ app = typer.Typer(
 
 # Sub-command groups and commands that live in their own modules register here.
 # (one line each)
+from ida.cli_db import db_app  # noqa: E402
+app.add_typer(db_app, name="db")
 
 
 @app.command("run")

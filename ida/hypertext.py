@@ -50,7 +50,11 @@ class Message:
         # Children enter the hash by address, so hashing costs only this message's top level.
         h = hashlib.blake2b(digest_size=12)
         for p in parts:
-            h.update(b"t" + _escape(p).encode() + b"\0" if isinstance(p, str) else b"p" + p.address.encode())
+            if isinstance(p, str):
+                raw = p.encode()
+                h.update(b"t%d:" % len(raw) + raw)  # length-prefixed: no escaping needed
+            else:
+                h.update(b"p" + p.address.encode())
         object.__setattr__(self, "address", h.hexdigest())
 
     def __eq__(self, other: object) -> bool:
@@ -68,6 +72,8 @@ class Message:
 
     def text(self) -> str:
         """The fully expanded text; `parse(m.text()) == m`."""
+        if len(self.parts) == 1 and isinstance(self.parts[0], str):
+            return _escape(self.parts[0])
         out: list[str] = []
         stack: list[Iterator[Part] | str] = [iter(self.parts)]
         while stack:  # iterative: a 10,000-deep list must not hit the recursion limit
@@ -92,7 +98,9 @@ class Message:
 
 
 def _escape(text: str) -> str:
-    return _SPECIAL.sub(r"\\\1", text)
+    if "\\" in text or "[" in text or "]" in text or "$" in text:  # rare: skip the regex on the hot path
+        return _SPECIAL.sub(r"\\\1", text)
+    return text
 
 
 class PointerNames:
@@ -127,6 +135,8 @@ _TOKEN = re.compile(r"\\(.)?|\[|\]|\$(\d+)?|[^\\\[\]$]+", re.S)
 
 def parse(text: str, pointers: Sequence[Message] | Mapping[int, Message] | PointerNames = ()) -> Message:
     """Parse message text; `$n` refers to `pointers` (1-based), `[...]` nests a new message."""
+    if _escape(text) is text:  # plain text, the common case: nothing to parse
+        return Message((text,))
     lookup = pointers.get if isinstance(pointers, (PointerNames, Mapping)) else _seq_get(pointers)
     stack: list[tuple[list[Part], int]] = [([], -1)]
     for tok in _TOKEN.finditer(text):

@@ -1,0 +1,129 @@
+"""Engine overhead and memoization, measured side by side in one process.
+
+(a) A scripted tree of about 100,000 nodes (sum of a range by halving) against plain Python
+    recursion computing the same answer: once over ints, once over the same question strings
+    the script formats and parses. Ratios, not absolute times, are the figures to compare.
+(b) A question whose naive tree has 2^20 root-to-leaf paths: nodes executed with memoization
+    against distinct questions.
+
+    python benchmarks/engine.py [--leaves N]       writes benchmarks/results/engine.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import re
+import sys
+import time
+from pathlib import Path
+
+sys.setrecursionlimit(10_000)
+import ida  # noqa: E402
+
+RANGE = re.compile(r"what is the sum of (\d+) to (\d+)\?")
+
+
+@ida.scripted
+def range_sum(ws):
+    a, b = map(int, RANGE.fullmatch(ws.question_text).groups())
+    if b - a == 1:
+        return str(a)
+    m = (a + b) // 2
+    left = yield f"ask what is the sum of {a} to {m}?"
+    right = yield f"ask what is the sum of {m} to {b}?"
+    return str(int(left) + int(right))
+
+
+def plain_ints(a: int, b: int) -> int:
+    if b - a == 1:
+        return a
+    m = (a + b) // 2
+    return plain_ints(a, m) + plain_ints(m, b)
+
+
+def plain_strings(q: str) -> str:
+    a, b = map(int, RANGE.fullmatch(q).groups())
+    if b - a == 1:
+        return str(a)
+    m = (a + b) // 2
+    left = plain_strings(f"what is the sum of {a} to {m}?")
+    right = plain_strings(f"what is the sum of {m} to {b}?")
+    return str(int(left) + int(right))
+
+
+@ida.scripted
+def doubling(ws):
+    """`paths 20` asks `paths 19` twice: 2^20 paths, 21 distinct questions."""
+    n = int(ws.question_text.split()[-1])
+    if n == 0:
+        return "1"
+    x = yield f"ask paths {n - 1}"
+    y = yield f"ask paths {n - 1}"
+    return str(int(x) + int(y))
+
+
+def best_of(fn, repeat: int = 3) -> float:
+    times = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return min(times)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--leaves", type=int, default=50_000, help="leaves of the range-sum tree (nodes = 2*leaves-1)")
+    ap.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "engine.json")
+    args = ap.parse_args()
+
+    n = args.leaves
+    q = f"what is the sum of 0 to {n}?"
+    expected = n * (n - 1) // 2
+    tree = ida.run(q, range_sum, budget=10 * n, memo=False)
+    assert tree.answer == str(expected) == str(plain_ints(0, n)) == plain_strings(q)
+    t_tree = best_of(lambda: ida.run(q, range_sum, budget=10 * n, memo=False))
+    t_tree_memo = best_of(lambda: ida.run(q, range_sum, budget=10 * n))
+    t_ints = best_of(lambda: plain_ints(0, n), repeat=5)
+    t_strings = best_of(lambda: plain_strings(q), repeat=5)
+    t_save = best_of(lambda: tree.save(args.out.with_suffix(".tmp.jsonl")), repeat=1)
+    args.out.with_suffix(".tmp.jsonl").unlink()
+
+    scaling = {}
+    for leaves in (n // 10, n):
+        t = best_of(lambda: ida.run(f"what is the sum of 0 to {leaves}?", range_sum, budget=10 * leaves, memo=False))
+        scaling[2 * leaves - 1] = t
+
+    deep = ida.run("paths 20", doubling)
+    assert deep.answer == str(2**20)
+    t_deep = best_of(lambda: ida.run("paths 20", doubling))
+
+    nodes = len(tree)
+    result = {
+        "python": platform.python_version(),
+        "tree_nodes": nodes,
+        "tree_seconds": round(t_tree, 4),
+        "tree_memo_on_seconds": round(t_tree_memo, 4),
+        "us_per_node": round(1e6 * t_tree / nodes, 2),
+        "plain_recursion_ints_seconds": round(t_ints, 4),
+        "plain_recursion_strings_seconds": round(t_strings, 4),
+        "ratio_vs_plain_ints": round(t_tree / t_ints, 1),
+        "ratio_vs_plain_strings": round(t_tree / t_strings, 1),
+        "save_transcript_seconds": round(t_save, 3),
+        "linear_scaling_seconds_by_nodes": {str(k): round(v, 4) for k, v in scaling.items()},
+        "memo_paths": 2**20,
+        "memo_distinct_questions": 21,
+        "memo_nodes_executed": len(deep),
+        "memo_nodes_over_distinct": round(len(deep) / 21, 3),
+        "memo_seconds": round(t_deep, 5),
+        "targets": {"ratio_vs_plain_max": 20, "memo_nodes_over_distinct_max": 2},
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
