@@ -16,7 +16,7 @@ $(BIN)/ida: pyproject.toml
 setup: $(BIN)/ida
 
 demo: setup
-	$(BIN)/ida vase --db .ida/demo.sqlite --fresh
+	$(BIN)/ida vase
 
 test: setup
 	$(BIN)/python -m pytest

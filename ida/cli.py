@@ -7,6 +7,7 @@ on stderr and exit status 2, never a traceback.
 from __future__ import annotations
 
 import sys
+import tempfile
 from enum import Enum
 from pathlib import Path
 from typing import Optional
@@ -31,9 +32,13 @@ app = typer.Typer(
 )
 
 # Sub-command groups and commands that live in their own modules register here.
-# (one line each)
 from ida.cli_db import db_app  # noqa: E402
+from ida.cli_overseer import register as _register_overseer  # noqa: E402
+from ida.cli_vase import register as _register_vase  # noqa: E402
+
+_register_vase(app)
 app.add_typer(db_app, name="db")
+_register_overseer(app)
 
 
 @app.command("run")
@@ -46,11 +51,26 @@ def run_cmd(
     memo: bool = typer.Option(True, "--memo/--no-memo", help="Reuse the answer of an identical question."),
     save: Optional[Path] = typer.Option(None, help="Transcript path [default: transcripts/runs/TASK-sizeN-seedS.jsonl]."),
     depth: int = typer.Option(3, help="Levels of the tree to print."),
+    db: Optional[Path] = typer.Option(
+        None, "--db", help="Experience database for lookups [default: for a task that needs facts, a fresh "
+        "temporary one holding them; else none]."),
+    add_facts: bool = typer.Option(False, "--add-facts", help="Add the task's facts missing from --db first."),
 ) -> None:
     """Run a built-in task with its scripted decomposer H and check the answer."""
+    from ida.cli_db import open_db
+
     t = tasks.get(task)
     inst = t.instance(seed, size)
-    tree = run_tree(inst.question, t.policy, budget=budget, max_depth=max_depth, memo=memo, task=t.name)
+    with tempfile.TemporaryDirectory() as scratch:
+        database = open_db(db) if db else (open_db(Path(scratch) / "facts.sqlite") if t.facts else None)
+        if database is not None and (add_facts or db is None):
+            added = tasks.add_facts(t, database)
+            console.print(f"[dim]database {'(temporary) ' if db is None else ''}{database.path}: "
+                          f"{added} fact(s) added, revision {database.revision}[/]")
+        tree = run_tree(inst.question, t.policy, db=database, budget=budget, max_depth=max_depth, memo=memo,
+                        task=t.name)
+        if database is not None:
+            database.close()
     size = t.default_size if size is None else size
     path = tree.save(save or Path("transcripts/runs") / f"{t.name}-size{size}-seed{seed}.jsonl")
     console.print(tree_view(tree, depth=depth))

@@ -33,6 +33,7 @@ class Message:
 
     parts: tuple[Part, ...] = ()
     address: str = field(init=False, repr=False)
+    _text: str | None = field(init=False, repr=False, default=None)  # cached: messages never change
 
     def __post_init__(self) -> None:
         parts: list[Part] = []
@@ -72,6 +73,11 @@ class Message:
 
     def text(self) -> str:
         """The fully expanded text; `parse(m.text()) == m`."""
+        if self._text is None:
+            object.__setattr__(self, "_text", self._expand())
+        return self._text  # type: ignore[return-value]
+
+    def _expand(self) -> str:
         if len(self.parts) == 1 and isinstance(self.parts[0], str):
             return _escape(self.parts[0])
         out: list[str] = []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from rich.panel import Panel
+from rich.table import Table
 from rich.text import Text
 from rich.tree import Tree as RichTree
 
@@ -56,3 +57,40 @@ def tree_view(tree: Tree, depth: int = 4, marks: dict[int, str] | None = None, w
 
 def workspace_panel(text: str, title: str = "workspace", subtitle: str = "") -> Panel:
     return Panel(Text(text), title=title, subtitle=subtitle, expand=False)
+
+
+def report_view(report, limit: int = 40) -> Table:
+    """The path of blame: every node the pass visited, its target, and the verdict."""
+    table = Table(title=f"backward pass ({report.overseer}): {len(report.visits)} nodes visited, "
+                  f"{len(report.blamed)} blamed, {len(report.conflicts)} conflicts", title_justify="left")
+    for col in ("node", "question", "answered", "should be", "verdict"):
+        table.add_column(col, overflow="fold")
+    for v in report.visits[:limit]:
+        node = report.tree.nodes[v.node]
+        table.add_row(f"#{v.node}", Text(node.question.text()), Text(node.answer_text or ""), Text(v.target),
+                      verdict(v.blame))
+    if len(report.visits) > limit:
+        table.add_row("…", f"{len(report.visits) - limit} more", "", "", "")
+    for c in report.conflicts:
+        node = report.tree.nodes[c.node]
+        wants = "; ".join(f"#{p} wants {t!r}" for p, t in c.targets)
+        table.add_row(f"#{c.node}", Text(node.question.text()), Text(node.answer_text or ""), Text(wants),
+                      Text("⚠ conflict", style="bold yellow"))
+    return table
+
+
+def verdict(blame) -> Text:
+    if blame.ok:
+        return Text("ok", style="green")
+    parts = []
+    for e in blame.edits:
+        what = f"e{e.entry_id}" if e.entry_id is not None else repr(e.key)
+        parts.append(f"✗ {e.op} {what}: {e.text}" if e.op != "remove" else f"✗ remove e{e.entry_id}")
+    if blame.correction:
+        parts.append(f"✗ step {blame.correction.step} should be: {blame.correction.action}")
+    if blame.targets:
+        parts.append("→ " + ", ".join(f"#{c} should answer {t}" for c, t in blame.targets.items()))
+    if blame.note and not parts:
+        parts.append(f"? {blame.note}")
+    style = "bold red" if blame.blamed else ("cyan" if blame.targets else "yellow")
+    return Text("\n".join(parts), style=style)

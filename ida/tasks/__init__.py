@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from ida.errors import IdaError
+from ida.overseer.blame import Rule
 from ida.policies.scripted import ScriptedPolicy
 
 
@@ -24,6 +25,8 @@ class Task:
     solve: Callable[[str], str]  # question text -> the right answer
     policy: ScriptedPolicy  # H, the scripted decomposer
     default_size: int
+    rules: tuple[Rule, ...] = ()  # local backward rules for the RuleOverseer
+    facts: tuple[tuple[str, str], ...] = ()  # experience-database entries a run needs (key, sentence)
 
     def instance(self, seed: int = 0, size: int | None = None) -> Instance:
         size = self.default_size if size is None else size
@@ -34,9 +37,9 @@ class Task:
 
 
 def _registry() -> dict[str, Task]:
-    from ida.tasks import length, multiply, permutation, sorted_list
+    from ida.tasks import length, multiply, permutation, sorted_list, weights
 
-    return {t.name: t for t in (multiply.TASK, sorted_list.TASK, length.TASK, permutation.TASK)}
+    return {t.name: t for t in (multiply.TASK, sorted_list.TASK, length.TASK, permutation.TASK, weights.TASK)}
 
 
 def get(name: str) -> Task:
@@ -54,3 +57,13 @@ def all_tasks() -> dict[str, Task]:
     if _TASKS is None:
         _TASKS = _registry()
     return _TASKS
+
+
+def add_facts(task: Task, db) -> int:
+    """Add the task's facts whose key the database does not hold yet; returns how many."""
+    known = {e.key for e in db.entries()}
+    missing = [(k, v) for k, v in task.facts if k not in known]
+    with db.transaction():
+        for key, text in missing:
+            db.add(key, text, author=f"task:{task.name}")
+    return len(missing)

@@ -6,6 +6,7 @@ import random
 
 from ida.engine import failed
 from ida.hypertext import Message, parse
+from ida.overseer.blame import Blame, NodeContext, local_step, rule
 from ida.policies.scripted import scripted
 from ida.tasks import Task
 from ida.workspace import Workspace
@@ -36,8 +37,20 @@ def h(ws: Workspace):
     return rest if failed(rest) else str(int(rest) + 1)
 
 
+@rule(r"What is the length of .*\?")
+def backward_rule(ctx: NodeContext, target: str) -> Blame:
+    """length = 1 + length(tail), so the tail's length should have been target - 1."""
+    if not ctx.asks:
+        return local_step(ctx, target, "0", None)  # the node saw nil
+    child = ctx.asks[0][1]
+    rest = child.answer_text or ""
+    inputs = {child.id: str(int(target) - 1)} if target.isdigit() and int(target) > 0 else None
+    return local_step(ctx, target, str(int(rest) + 1) if rest.isdigit() else None, inputs)
+
+
 def generate(rng: random.Random, size: int) -> str:
     return f"{PREFIX}[{cons_list([str(rng.randrange(10)) for _ in range(size)]).text()}]?"
 
 
-TASK = Task("length", "the length of a cons list", generate, solve, h, default_size=5)
+TASK = Task("length", "the length of a cons list", generate, solve, h, default_size=5,
+            rules=(backward_rule,))

@@ -6,6 +6,7 @@ import random
 import re
 
 from ida.engine import failed
+from ida.overseer.blame import Blame, NodeContext, local_step, rule
 from ida.policies.scripted import scripted
 from ida.tasks import Task
 from ida.workspace import Workspace
@@ -44,10 +45,31 @@ def h(ws: Workspace):
     return (yield f"ask What is {' + '.join(products)}?")
 
 
+@rule(PRODUCT.pattern)
+def product_rule(ctx: NodeContext, target: str) -> Blame:
+    """A one-digit product is done by hand; a longer one is the sum node's answer.
+
+    The products of single digits are checked by hand, so a wrong one gets its own target;
+    if they are all right, the sum should have been the target.
+    """
+    a, b = map(int, PRODUCT.fullmatch(ctx.question).groups())  # type: ignore[union-attr]
+    if len(place_values(a)) <= 1 or not ctx.asks:
+        return local_step(ctx, target, str(a * b), None)
+    *products, (_, total) = ctx.asks
+    inputs = {c.id: str(p * b) for (_, c), p in zip(products, place_values(a)) if c.answer_text != str(p * b)}
+    return local_step(ctx, target, total.answer_text, inputs or {total.id: target})
+
+
+@rule(SUM.pattern)
+def sum_rule(ctx: NodeContext, target: str) -> Blame:
+    return local_step(ctx, target, solve(ctx.question), None)
+
+
 def generate(rng: random.Random, size: int) -> str:
     a = rng.randrange(10 ** (size - 1), 10**size)
     b = rng.randrange(10**size, 10 ** (size + 1))
     return f"What is {a} * {b}?"
 
 
-TASK = Task("multiply", "multiply two numbers by place value", generate, solve, h, default_size=3)
+TASK = Task("multiply", "multiply two numbers by place value", generate, solve, h, default_size=3,
+            rules=(product_rule, sum_rule))

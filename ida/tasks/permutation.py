@@ -10,6 +10,7 @@ import random
 import re
 
 from ida.engine import failed
+from ida.overseer.blame import Blame, NodeContext, local_step, rule
 from ida.policies.scripted import scripted
 from ida.tasks import Task
 from ida.workspace import Workspace
@@ -53,6 +54,30 @@ def h(ws: Workspace):
     return z
 
 
+@rule(QUESTION.pattern)
+def backward_rule(ctx: NodeContext, target: str) -> Blame:
+    """σ^k(x) = σ(σ^h(σ^h(x))) for odd k: σ is inverted from the facts, so the last input
+    gets a definite target. The first half is left alone: which half erred cannot be told
+    locally, and the next pass of `fix` will see it if it matters."""
+    k, x, facts = QUESTION.fullmatch(ctx.question).groups()  # type: ignore[union-attr]
+    p = read_facts(facts)
+    if int(k) == 1 or not ctx.asks:
+        return local_step(ctx, target, str(p[int(x)]) if int(k) == 1 else None, None)
+    last = ctx.asks[-1][1]
+    if not target.isdigit() or int(target) not in p:
+        return Blame(note=f"target {target!r} is not an element of the permutation")
+    if int(k) % 2 and len(ctx.asks) == 3:
+        z = ctx.asks[1][1]
+        if (z.answer_text or "").isdigit() and str(p[int(z.answer_text)]) == target:
+            inputs = {last.id: target}  # σ(z) is the target: the last step alone went wrong
+        else:
+            inverse = {v: u for u, v in p.items()}
+            inputs = {z.id: str(inverse[int(target)])}
+    else:
+        inputs = {last.id: target}
+    return local_step(ctx, target, last.answer_text, inputs)
+
+
 def generate(rng: random.Random, size: int) -> str:
     image = list(range(size))
     rng.shuffle(image)
@@ -60,4 +85,5 @@ def generate(rng: random.Random, size: int) -> str:
     return question(rng.randint(2, max(2, 2 * size - 1)), rng.randrange(size), facts)
 
 
-TASK = Task("permutation", "σ^k(x) by repeated squaring", generate, solve, h, default_size=4)
+TASK = Task("permutation", "σ^k(x) by repeated squaring", generate, solve, h, default_size=4,
+            rules=(backward_rule,))

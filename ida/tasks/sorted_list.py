@@ -9,6 +9,7 @@ from __future__ import annotations
 import random
 
 from ida.hypertext import Message, parse
+from ida.overseer.blame import Blame, NodeContext, local_step, rule
 from ida.policies.scripted import scripted
 from ida.tasks import Task
 from ida.workspace import Workspace
@@ -57,6 +58,20 @@ def h(ws: Workspace):
     return (yield f"ask is the list {tail}{SUFFIX}")
 
 
+@rule(r"is the list .*" + SUFFIX.replace("?", "\\?"))
+def backward_rule(ctx: NodeContext, target: str) -> Blame:
+    """sorted(x, y, ...) = x <= y and sorted(y, ...): only the tail's answer can be moved."""
+    cells = [split_cell(u)[0] for u in ctx.unlocked if u]
+    if len(cells) < 2:
+        return local_step(ctx, target, "yes", None)
+    if int(cells[0]) > int(cells[1]):
+        return local_step(ctx, target, "no", None)
+    if not ctx.asks:
+        return local_step(ctx, target, None, None)
+    child = ctx.asks[0][1]
+    return local_step(ctx, target, child.answer_text, {child.id: target})
+
+
 def generate(rng: random.Random, size: int) -> str:
     items = [rng.randrange(100) for _ in range(size)]
     if rng.random() < 0.5:
@@ -64,4 +79,5 @@ def generate(rng: random.Random, size: int) -> str:
     return f"is the list [{build_list([str(i) for i in items]).text()}]{SUFFIX}"
 
 
-TASK = Task("sorted", "is a linked list sorted? (recursion on the tail)", generate, solve, h, default_size=6)
+TASK = Task("sorted", "is a linked list sorted? (recursion on the tail)", generate, solve, h, default_size=6,
+            rules=(backward_rule,))

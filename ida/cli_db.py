@@ -1,0 +1,173 @@
+"""`ida db`: list, edit, version and share the experience database from the terminal.
+
+Thin on purpose: parse, call `ExperienceDB`, render. Mistakes raise `IdaError`, which
+`ida.cli.main` turns into one line on stderr and exit status 2.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from ida.errors import IdaError
+from ida.experience import Entry, Event, ExperienceDB, Provenance
+
+console = Console(highlight=False)
+
+db_app = typer.Typer(
+    help="The experience database: lessons under keys, every change versioned (list, add, edit, rm, "
+    "history, revert, search, export, import).",
+    no_args_is_help=True,
+)
+
+DbOpt = typer.Option(None, "--db", help="Database file [default: $IDA_DB, else .ida/experience.sqlite here].")
+AuthorOpt = typer.Option("user", "--author", help="Who makes the change (kept in the log).")
+NoteOpt = typer.Option("", "--note", help="Why: free text kept as the change's provenance.")
+
+
+def open_db(path: Optional[Path]) -> ExperienceDB:
+    env = os.environ.get("IDA_DB")
+    return ExperienceDB(path or (Path(env) if env else Path.cwd() / ".ida" / "experience.sqlite"))
+
+
+def entry_id(raw: str) -> int:
+    """`12` or `e12`, as entries render (`[e12] key: text`)."""
+    digits = raw[1:] if raw[:1] in ("e", "E") else raw
+    if not digits.isdigit():
+        raise IdaError(f"bad entry id {raw!r}: expected a number such as 12 or e12")
+    return int(digits)
+
+
+def entries_table(entries: list[Entry], title: str) -> Table:
+    table = Table(title=title, title_justify="left")
+    for col in ("id", "key", "text", "author", "updated"):
+        table.add_column(col, overflow="fold")
+    for e in entries:
+        table.add_row(f"e{e.id}", Text(e.key), Text(e.text), Text(e.author), e.updated[:19])
+    return table
+
+
+def provenance_text(p: Provenance) -> str:
+    parts = [p.note] if p.note else []
+    parts += [f"{name}={value}" for name, value in (("run", p.run_id), ("node", p.node_id), ("feedback", p.feedback))
+              if value is not None]
+    return "; ".join(parts)
+
+
+def events_table(events: list[Event], title: str) -> Table:
+    table = Table(title=title, title_justify="left")
+    for col in ("rev", "kind", "key", "text", "author", "at", "provenance"):
+        table.add_column(col, overflow="fold")
+    for ev in events:
+        table.add_row(str(ev.revision), ev.kind, Text(ev.key or "-"), Text(ev.text or "(gone)"), Text(ev.author),
+                      ev.at[:19], Text(provenance_text(ev.provenance)))
+    return table
+
+
+@db_app.command("list")
+def list_cmd(db: Optional[Path] = DbOpt) -> None:
+    """Show every live entry."""
+    with open_db(db) as d:
+        entries, rev = d.entries(), d.revision
+    if not entries:
+        console.print(f"no entries (revision {rev})")
+        return
+    console.print(entries_table(entries, f"{len(entries)} entries, revision {rev}"))
+
+
+@db_app.command("add")
+def add_cmd(
+    key: str = typer.Argument(..., help="What the lesson is about, e.g. vase."),
+    text: str = typer.Argument(..., help="The lesson, one sentence."),
+    db: Optional[Path] = DbOpt, author: str = AuthorOpt, note: str = NoteOpt,
+) -> None:
+    """Add an entry."""
+    with open_db(db) as d:
+        e = d.add(key, text, author=author, provenance=Provenance(note=note))
+        console.print(Text(f"added {e.render()}  (revision {d.revision})"))
+
+
+@db_app.command("edit")
+def edit_cmd(
+    id: str = typer.Argument(..., help="Entry id, 12 or e12."),
+    text: Optional[str] = typer.Option(None, "--text", help="New text."),
+    key: Optional[str] = typer.Option(None, "--key", help="New key."),
+    db: Optional[Path] = DbOpt, author: str = AuthorOpt, note: str = NoteOpt,
+) -> None:
+    """Change an entry's text or key (the old one stays in its history)."""
+    with open_db(db) as d:
+        e = d.edit(entry_id(id), text, key=key, author=author, provenance=Provenance(note=note))
+        console.print(Text(f"edited {e.render()}  (revision {d.revision})"))
+
+
+@db_app.command("rm")
+def rm_cmd(
+    id: str = typer.Argument(..., help="Entry id, 12 or e12."),
+    db: Optional[Path] = DbOpt, author: str = AuthorOpt, note: str = NoteOpt,
+) -> None:
+    """Remove an entry (its history is kept; `revert` can bring it back)."""
+    with open_db(db) as d:
+        n = entry_id(id)
+        d.remove(n, author=author, provenance=Provenance(note=note))
+        console.print(f"removed e{n}  (revision {d.revision})")
+
+
+@db_app.command("history")
+def history_cmd(id: str = typer.Argument(..., help="Entry id, 12 or e12."), db: Optional[Path] = DbOpt) -> None:
+    """Every change to one entry, oldest first."""
+    with open_db(db) as d:
+        n = entry_id(id)
+        console.print(events_table(d.history(n), f"history of e{n}"))
+
+
+@db_app.command("revert")
+def revert_cmd(
+    revision: int = typer.Argument(..., help="The revision whose state to restore."),
+    db: Optional[Path] = DbOpt, author: str = AuthorOpt, note: str = NoteOpt,
+) -> None:
+    """Restore the state at an earlier revision, as new events (nothing is deleted)."""
+    with open_db(db) as d:
+        before = d.revision
+        after = d.revert(revision, author=author, provenance=Provenance(note=note) if note else None)
+        console.print(f"reverted to revision {revision}: {after - before} entries changed, now at revision {after}")
+
+
+@db_app.command("search")
+def search_cmd(
+    query: str = typer.Argument(..., help="Any text: an exact key ranks first, then full-text matches."),
+    k: int = typer.Option(5, "-k", "--k", help="Most entries to show."),
+    db: Optional[Path] = DbOpt,
+) -> None:
+    """Look entries up as a tree node would."""
+    with open_db(db) as d:
+        found = d.lookup(query, k)
+    if not found:
+        console.print("no matches")
+        return
+    console.print(entries_table(found, f"{len(found)} best matches"))
+
+
+@db_app.command("export")
+def export_cmd(path: Path = typer.Argument(..., help="JSON Lines file to write."), db: Optional[Path] = DbOpt) -> None:
+    """Write live entries as JSON Lines, to review or share in version control."""
+    with open_db(db) as d:
+        n = d.export_jsonl(path)
+    console.print(f"exported {n} entries to {path}")
+
+
+@db_app.command("import")
+def import_cmd(
+    path: Path = typer.Argument(..., help="JSON Lines file from `ida db export`."),
+    db: Optional[Path] = DbOpt,
+    author: str = typer.Option("import", "--author", help="Author of lines that name none."),
+) -> None:
+    """Add the entries of a JSON Lines file, all or none; ones already present are skipped."""
+    with open_db(db) as d:
+        n = d.import_jsonl(path, author=author)
+        console.print(f"imported {n} new entries from {path}  (revision {d.revision})")

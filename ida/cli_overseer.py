@@ -1,0 +1,94 @@
+"""`ida backward` and `ida fix`: the overseer pass from the command line. Parses and renders."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+
+from ida import tasks
+from ida.errors import IdaError
+from ida.overseer import FixStep, apply, backward, fix, make_overseer
+from ida.render import report_view, tree_view
+from ida.tree import load_transcript
+
+console = Console(highlight=False)
+OverseerOpt = typer.Option("rules", "--overseer", help="rules (the task's local rules), oracle (ground truth) or human.")
+DbOpt = typer.Option(None, "--db", help="Experience database [default: $IDA_DB, else .ida/experience.sqlite].")
+CorrectionsOpt = typer.Option(Path("transcripts/corrections"), help="Where corrected steps are saved as a transcript.")
+
+
+def backward_cmd(
+    transcript: Path = typer.Argument(..., help="A transcript (.jsonl) of the run to correct."),
+    target: str = typer.Option(..., "--target", help="The right root answer, or a judgement of the outcome."),
+    overseer: str = OverseerOpt,
+    db: Optional[Path] = DbOpt,
+    do_apply: bool = typer.Option(False, "--apply", help="Commit the edits to the database and save corrections."),
+    corrections: Path = CorrectionsOpt,
+) -> None:
+    """Run the overseer backward pass on a saved tree: who is to blame for the root's answer?"""
+    from ida.cli_db import open_db
+
+    tree = load_transcript(transcript)
+    task = tasks.all_tasks().get(tree.task or "")
+    report = backward(tree, target, make_overseer(overseer, task, ask=console.input, show=console.print))
+    console.print(report_view(report))
+    if not do_apply:
+        if report.edits or report.corrections:
+            console.print("[dim]dry run: add --apply to commit the edits and save the corrections[/]")
+        return
+    applied = apply(report, open_db(db) if report.edits else None, corrections)
+    for e in applied.entries:
+        console.print(f"committed [bold]e{e.id}[/] {e.key}: {e.text}  (revision {applied.revision})")
+    for eid in applied.removed:
+        console.print(f"removed e{eid}")
+    if applied.corrections:
+        console.print(f"corrections saved: {applied.corrections}")
+
+
+def fix_cmd(
+    task: str = typer.Argument(..., help="A built-in task (see `ida run --help`)."),
+    seed: int = typer.Option(0, help="Seed of the generated question."),
+    size: Optional[int] = typer.Option(None, help="Size of the question."),
+    target: Optional[str] = typer.Option(None, "--target", help="The right answer [default: the task's ground truth]."),
+    overseer: str = typer.Option("oracle", "--overseer", help="rules, oracle or human."),
+    max_steps: int = typer.Option(5, help="Most forward-backward rounds."),
+    db: Optional[Path] = DbOpt,
+    corrections: Path = CorrectionsOpt,
+) -> None:
+    """Forward, check, backward, apply, forward again: until the root answer is right."""
+    from ida.cli_db import open_db
+
+    if max_steps < 1:
+        raise IdaError("--max-steps must be at least 1")
+    t = tasks.get(task)
+    inst = t.instance(seed, size)
+    target = inst.answer if target is None else target
+    database = open_db(db)
+    console.print(f"[bold]{inst.question}[/]  target: {target}  database: {database.path} (revision {database.revision})")
+
+    def show(step: FixStep) -> None:
+        console.rule(f"round {len(result_steps) + 1}")
+        result_steps.append(step)
+        console.print(tree_view(step.tree, depth=2))
+        if step.report is None:
+            console.print(f"[green]right[/]: {step.tree.answer}")
+            return
+        console.print(f"[red]wrong[/]: {step.tree.answer}")
+        console.print(report_view(step.report))
+
+    result_steps: list[FixStep] = []
+    result = fix(inst.question, target, t.policy, make_overseer(overseer, t, ask=console.input, show=console.print),
+                 db=database, max_steps=max_steps, on_step=show, corrections_dir=corrections, task=t.name)
+    edits = sum(len(s.report.edits) for s in result.steps if s.report)
+    verdict = "[green]fixed[/]" if result.fixed else "[red]not fixed[/]"
+    console.print(f"{verdict} after {len(result.steps)} round(s), {edits} database edit(s)")
+    if not result.fixed:
+        raise typer.Exit(1)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("backward")(backward_cmd)
+    app.command("fix")(fix_cmd)

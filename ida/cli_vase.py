@@ -1,0 +1,91 @@
+"""`ida vase`: replay the breakable-vase scenario, the project's main job. Parses and renders."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.text import Text
+
+from ida.render import report_view, tree_view
+from ida.scenarios import vase
+
+console = Console(highlight=False)
+
+
+def vase_cmd(
+    room: str = typer.Option(vase.DEFAULT_ROOM, "--room", help="Objects as NAME@POSITION[:fragile], comma-separated; "
+                             "a .json file ({door, things: [{name, at, fragile}]}); or 'random' (see --seed)."),
+    db: Optional[Path] = typer.Option(None, "--db", help="Experience database; lessons persist there, so a second "
+                                      "replay breaks nothing [default: a fresh temporary one]."),
+    overseer: str = typer.Option("rules", "--overseer", help="rules (the scenario's local rules) or human (you assign the blame)."),
+    seed: int = typer.Option(0, help="Seed for --room random."),
+    save_dir: Path = typer.Option(Path("transcripts/vase"), help="Where both runs' transcripts are saved."),
+) -> None:
+    """Replay the breakable vase: run, break, backward pass, lesson, run again."""
+    from ida.cli_db import open_db
+    from ida.overseer import make_overseer
+
+    the_room = vase.parse_room(room, seed)
+    judge = vase.overseer() if overseer == "rules" else make_overseer(overseer, None, ask=console.input, show=console.print)
+    with tempfile.TemporaryDirectory() as scratch:
+        database = open_db(db or Path(scratch) / "vase.sqlite")
+        console.print(f"[bold]room[/]: " + ", ".join(f"{t.name} at {t.at}" + (" [red](fragile)[/]" if t.fragile else "")
+                                                for t in the_room.things)
+                      + f"; door at {the_room.door}.  [dim]The agent sees positions, never fragility.[/]")
+        console.print(f"[dim]experience database: {'temporary, fresh' if db is None else database.path} "
+                      f"(revision {database.revision})[/]")
+        r = vase.replay(the_room, database, judge, corrections_dir=save_dir.parent / "corrections")
+        paths = [r.first.save(save_dir / f"run1-{r.first.run_id}.jsonl")]
+
+        console.rule("run 1")
+        console.print(tree_view(r.first, depth=2))
+        _outcome(r.first_outcome)
+        if r.report is None:
+            console.print(f"[green]nothing broke[/]: the database already held the lessons. "
+                          f"Summary: 0 broken, time {r.first_outcome.time}; no backward pass needed.")
+            console.print(f"[dim]saved {paths[0]}[/]")
+            return
+        console.rule("backward pass")
+        console.print(f"feedback: [bold]{r.first_outcome.feedback}[/]")
+        console.print(report_view(r.report))
+        for e in r.applied.entries:  # type: ignore[union-attr]
+            p = e.provenance
+            console.print(Text(f"edit: e{e.id} {e.key}: {e.text}", style="bold")
+                          + Text(f"  (from run {p.run_id}, node #{p.node_id}, feedback {p.feedback!r})", style="dim"))
+
+        console.rule("run 2")
+        changed = r.changed_at
+        marks = {changed: "◀ the path changed here"} if changed is not None else {}
+        console.print(tree_view(r.second, depth=2, marks=marks))  # type: ignore[arg-type]
+        if changed is not None:
+            node = r.second.nodes[changed]  # type: ignore[union-attr]
+            console.print(f"[magenta]#{changed}[/] now sees:")
+            console.print(node.workspace_at(len(node.steps) - 1), markup=False)
+        _outcome(r.second_outcome)  # type: ignore[arg-type]
+        paths.append(r.second.save(save_dir / f"run2-{r.second.run_id}.jsonl"))  # type: ignore[union-attr]
+        if r.applied and r.applied.corrections:
+            paths.append(r.applied.corrections)
+
+        before, after = r.first_outcome, r.second_outcome
+        lessons = "; ".join(f"e{e.id} {e.key}" for e in r.applied.entries) or "none"  # type: ignore[union-attr]
+        console.rule()
+        console.print(f"[bold]summary[/]: run 1 broke {len(before.broken)} ({', '.join(n for n, _ in before.broken)}), "
+                      f"time {before.time}; {len(r.report.blamed)} node(s) blamed of {len(r.report.visits)} visited; "
+                      f"lessons {lessons}; run 2 broke {len(after.broken)}, time {after.time}.")  # type: ignore[union-attr]
+        console.print("[dim]saved " + ", ".join(map(str, paths)) + "[/]")
+        if after.broken:  # type: ignore[union-attr]
+            raise typer.Exit(1)
+
+
+def _outcome(out: vase.Outcome) -> None:
+    for line in out.log:
+        console.print(("[red]" if "broke" in line else "") + line + ("[/]" if "broke" in line else ""))
+    console.print(f"time taken: {out.time}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("vase")(vase_cmd)

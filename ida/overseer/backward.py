@@ -1,0 +1,112 @@
+"""The overseer backward pass: credit assignment from the root, like backprop.
+
+Start at the root, where the right answer (or a judgement) is known. Each node is visited
+once, after every parent that points to it has spoken (a memoized tree is a DAG), and its
+overseer turns the node's target into targets for its inputs. One pass costs one overseer
+call per node that receives a target: about what the forward run cost.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from ida.gcpause import gc_paused
+from ida.overseer.blame import Blame, Correction, Edit
+from ida.tree import Node, Tree
+
+
+class Overseer(Protocol):
+    name: str
+
+    def blame(self, node: Node, target: str, tree: Tree) -> Blame: ...
+
+
+@dataclass
+class Visit:
+    node: int
+    target: str
+    blame: Blame
+
+
+@dataclass
+class Conflict:
+    """One shared node asked by several parents to give different answers."""
+
+    node: int
+    targets: list[tuple[int, str]]  # (parent, target)
+
+
+@dataclass
+class Report:
+    tree: Tree
+    feedback: str
+    overseer: str = ""
+    visits: list[Visit] = field(default_factory=list)
+    conflicts: list[Conflict] = field(default_factory=list)
+
+    @property
+    def edits(self) -> list[Edit]:
+        return [e for v in self.visits for e in v.blame.edits]
+
+    @property
+    def corrections(self) -> list[Correction]:
+        return [v.blame.correction for v in self.visits if v.blame.correction]
+
+    @property
+    def blamed(self) -> list[int]:
+        return [v.node for v in self.visits if v.blame.blamed]
+
+    @property
+    def unexplained(self) -> list[Visit]:
+        """Nodes that were wrong but neither blamed nor able to pass the blame on."""
+        return [v for v in self.visits if not (v.blame.ok or v.blame.blamed or v.blame.targets)]
+
+
+def backward(tree: Tree, feedback: str, overseer: Overseer) -> Report:
+    with gc_paused():
+        return _walk(tree, feedback, overseer)
+
+
+def _walk(tree: Tree, feedback: str, overseer: Overseer) -> Report:
+    report = Report(tree, feedback, overseer=getattr(overseer, "name", type(overseer).__name__))
+    nodes = tree.nodes
+    waiting = _parent_counts(tree)  # a node is ready when every parent has spoken
+    inbox: dict[int, list[tuple[int, str]]] = {tree.root: [(-1, feedback)]}
+    ready = deque([tree.root])
+    while ready and inbox:  # once no target is in flight, nothing else can be blamed
+        nid = ready.popleft()
+        got = inbox.pop(nid, [])
+        if len({t for _, t in got}) > 1:
+            report.conflicts.append(Conflict(nid, got))  # reported, never silently resolved
+        elif got:
+            blame = overseer.blame(nodes[nid], got[0][1], tree)
+            for e in blame.edits:
+                e.node = nid
+            if blame.correction:
+                blame.correction.node = nid
+            report.visits.append(Visit(nid, got[0][1], blame))
+            children = set(nodes[nid].children)
+            for cid, t in ({} if blame.ok else blame.targets).items():
+                if cid not in children:
+                    raise ValueError(f"overseer {report.overseer} sent a target to #{cid}, not a child of #{nid}")
+                inbox.setdefault(cid, []).append((nid, t))
+        for cid in dict.fromkeys(nodes[nid].children):
+            waiting[cid] -= 1
+            if waiting[cid] == 0:
+                ready.append(cid)
+    return report
+
+
+def _parent_counts(tree: Tree) -> dict[int, int]:
+    """Distinct parents of each node reachable from the root."""
+    counts: dict[int, int] = {tree.root: 0}
+    stack = [tree.root]
+    while stack:
+        for cid in dict.fromkeys(tree.nodes[stack.pop()].children):
+            if cid not in counts:
+                counts[cid] = 0
+                stack.append(cid)
+            counts[cid] += 1
+    return counts
