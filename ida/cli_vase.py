@@ -50,7 +50,6 @@ def vase_cmd(
             console.print(f"[dim]saved {paths[0]}[/]")
             return
         console.rule("backward pass")
-        console.print(f"feedback: [bold]{r.first_outcome.feedback}[/]")
         console.print(report_view(r.report))
         for e in r.applied.entries:  # type: ignore[union-attr]
             p = e.provenance

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from rich.panel import Panel
-from rich.table import Table
 from rich.text import Text
 from rich.tree import Tree as RichTree
 
@@ -59,24 +58,40 @@ def workspace_panel(text: str, title: str = "workspace", subtitle: str = "") -> 
     return Panel(Text(text), title=title, subtitle=subtitle, expand=False)
 
 
-def report_view(report, limit: int = 40) -> Table:
-    """The path of blame: every node the pass visited, its target, and the verdict."""
-    table = Table(title=f"backward pass ({report.overseer}): {len(report.visits)} nodes visited, "
-                  f"{len(report.blamed)} blamed, {len(report.conflicts)} conflicts", title_justify="left")
-    for col in ("node", "question", "answered", "should be", "verdict"):
-        table.add_column(col, overflow="fold")
-    for v in report.visits[:limit]:
-        node = report.tree.nodes[v.node]
-        table.add_row(f"#{v.node}", Text(node.question.text()), Text(node.answer_text or ""), Text(v.target),
-                      verdict(v.blame))
-    if len(report.visits) > limit:
-        table.add_row("…", f"{len(report.visits) - limit} more", "", "", "")
-    for c in report.conflicts:
-        node = report.tree.nodes[c.node]
-        wants = "; ".join(f"#{p} wants {t!r}" for p, t in c.targets)
-        table.add_row(f"#{c.node}", Text(node.question.text()), Text(node.answer_text or ""), Text(wants),
-                      Text("⚠ conflict", style="bold yellow"))
-    return table
+def report_view(report, limit: int = 200) -> RichTree:
+    """The path of blame: the tree cut down to the nodes the pass visited, each with its
+    target and verdict; nodes the pass never reached are left out."""
+    nodes = report.tree.nodes
+    visits = {v.node: v for v in report.visits}
+    conflicts = {c.node: c for c in report.conflicts}
+    title = Text(f"backward pass ({report.overseer}): {len(report.visits)} nodes visited, "
+                 f"{len(report.blamed)} blamed, {len(report.conflicts)} conflicts",
+                 style="bold")
+    view = RichTree(title)
+    if not report.visits:
+        return view
+    shown = 0
+    stack = [(report.tree.root, view)]
+    seen = set()
+    while stack and shown < limit:  # iterative: blame paths can be deeper than the recursion limit
+        nid, parent = stack.pop()
+        if nid in seen:
+            continue
+        seen.add(nid)
+        shown += 1
+        label = node_label(nodes[nid])
+        if nid in conflicts:
+            wants = "; ".join(f"#{p} wants {t!r}" for p, t in conflicts[nid].targets)
+            branch = parent.add(label + Text(f"\n  ⚠ conflict: {wants}", style="bold yellow"))
+            continue
+        v = visits[nid]
+        said = "feedback" if nid == report.tree.root else "should be"
+        branch = parent.add(label + Text(f"\n  {said}: {v.target}\n  ", style="dim") + verdict(v.blame))
+        kids = [c for c in dict.fromkeys(nodes[nid].children) if c in visits or c in conflicts]
+        stack.extend((c, branch) for c in reversed(kids))
+    if shown >= limit and stack:
+        view.add(Text(f"… more nodes (shown {limit})", style="dim"))
+    return view
 
 
 def verdict(blame) -> Text:
@@ -92,5 +107,7 @@ def verdict(blame) -> Text:
         parts.append("→ " + ", ".join(f"#{c} should answer {t}" for c, t in blame.targets.items()))
     if blame.note and not parts:
         parts.append(f"? {blame.note}")
+    if not parts:
+        parts.append("? nothing to say")
     style = "bold red" if blame.blamed else ("cyan" if blame.targets else "yellow")
     return Text("\n".join(parts), style=style)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Callable, Iterable
 
+from ida.actions import ActionError, parse_action
 from ida.overseer.blame import Blame, Correction, Edit, NodeContext, Rule
 from ida.tree import Node, Tree
 
@@ -100,8 +101,8 @@ class HumanOverseer:
             try:
                 if self._command(line, blame, ctx):
                     return blame
-            except (ValueError, IndexError):
-                self.show(f"not understood: {line!r}\n{HUMAN_HELP}")
+            except (ValueError, IndexError, ActionError) as e:
+                self.show(f"not understood: {line!r} ({e})\n{HUMAN_HELP}")
 
     @staticmethod
     def _command(line: str, blame: Blame, ctx: NodeContext) -> bool:
@@ -128,7 +129,7 @@ class HumanOverseer:
             step, action = rest.split(" ", 1)
             if not 0 <= int(step) < len(ctx.node.steps):
                 raise ValueError("no such step")
-            blame.correction = Correction(int(step), action.strip())
+            blame.correction = Correction(int(step), parse_action(action).render())
         elif verb == "note":
             blame.note = rest
         else:
