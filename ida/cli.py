@@ -36,9 +36,12 @@ from ida.cli_db import db_app  # noqa: E402
 from ida.cli_overseer import register as _register_overseer  # noqa: E402
 from ida.cli_vase import register as _register_vase  # noqa: E402
 
+from ida.distill.cli import register as _register_distill  # noqa: E402  (torch loads only when a command runs)
+
 _register_vase(app)
 app.add_typer(db_app, name="db")
 _register_overseer(app)
+_register_distill(app)
 
 
 @app.command("run")

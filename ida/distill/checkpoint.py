@@ -1,0 +1,184 @@
+"""A checkpoint is a folder: `config.json` (pydantic `CheckpointMeta`) and the files it names.
+
+Weight files are content-addressed (`weights-<sha256 prefix>.pt`) and `config.json` is
+replaced atomically last, so it is the commit point: a process killed at any moment
+leaves a folder whose config.json names complete files that match its checksums.
+Weights are read back with `torch.load(..., weights_only=True)` only: a checkpoint is
+data, never code.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import torch
+from pydantic import BaseModel, ValidationError
+
+from ida.distill.data import Mode
+from ida.distill.model import ByteTransformer, ModelConfig, resolve_device
+from ida.errors import IdaError
+
+FORMAT = 1
+CONFIG = "config.json"
+
+
+class CheckpointError(IdaError):
+    """A checkpoint folder that is missing, corrupt or does not fit: names the path."""
+
+
+class CheckpointMeta(BaseModel):
+    format: int = FORMAT
+    size: str
+    model: ModelConfig
+    data_hash: str
+    mode: Mode
+    step: int
+    metrics: dict[str, float] = {}
+    created: str = ""
+    weights: str = ""  # file names and checksums are filled in by save_checkpoint
+    weights_sha256: str = ""
+    optimizer: str | None = None
+    optimizer_sha256: str | None = None
+    train: dict[str, Any] = {}  # training settings and loop state, for resume
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with tmp.open("wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def _fsync_dir(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass  # some filesystems cannot sync a directory; the rename is still atomic
+    finally:
+        os.close(fd)
+
+
+def _torch_bytes(obj: Any) -> tuple[bytes, str]:
+    buf = io.BytesIO()
+    torch.save(obj, buf)
+    data = buf.getvalue()
+    return data, hashlib.sha256(data).hexdigest()
+
+
+def save_checkpoint(
+    directory: str | Path, model: ByteTransformer, optimizer_state: dict[str, Any] | None, meta: CheckpointMeta
+) -> Path:
+    """Write the checkpoint; config.json is replaced last and atomically, then stale files go."""
+    d = Path(directory)
+    d.mkdir(parents=True, exist_ok=True)
+    meta = meta.model_copy(update={"created": meta.created or _now(), "model": model.cfg})
+    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    data, sha = _torch_bytes(state)
+    meta.weights, meta.weights_sha256 = f"weights-{sha[:16]}.pt", sha
+    _write_atomic(d / meta.weights, data)
+    if optimizer_state is not None:
+        data, sha = _torch_bytes(optimizer_state)
+        meta.optimizer, meta.optimizer_sha256 = f"optim-{sha[:16]}.pt", sha
+        _write_atomic(d / meta.optimizer, data)
+    else:
+        meta.optimizer = meta.optimizer_sha256 = None
+    _fsync_dir(d)
+    _write_atomic(d / CONFIG, meta.model_dump_json(indent=2).encode())  # the commit point
+    _fsync_dir(d)
+    keep = {CONFIG, meta.weights, meta.optimizer}
+    for f in d.iterdir():  # only our own kinds of file: a user's notes in the folder stay
+        if f.name not in keep and f.is_file() and (f.suffix == ".tmp" or f.name.startswith(("weights-", "optim-"))):
+            f.unlink(missing_ok=True)
+    return d
+
+
+def resolve_checkpoint(directory: str | Path) -> Path:
+    """A checkpoint folder, or a training run folder, which means its best checkpoint."""
+    d = Path(directory)
+    if not (d / CONFIG).exists() and (d / "best" / CONFIG).exists():
+        return d / "best"
+    return d
+
+
+def read_meta(directory: str | Path) -> CheckpointMeta:
+    d = resolve_checkpoint(directory)
+    path = d / CONFIG
+    if not d.is_dir():
+        raise CheckpointError(f"{d}: no such checkpoint folder")
+    try:
+        raw = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise CheckpointError(f"{path}: missing; {d} is not a checkpoint folder") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise CheckpointError(f"{path}: cannot read: {e}") from None
+    try:
+        meta = CheckpointMeta.model_validate(json.loads(raw))
+    except json.JSONDecodeError as e:
+        raise CheckpointError(f"{path}: not JSON: {e.msg} (line {e.lineno})") from None
+    except ValidationError as e:
+        err = e.errors()[0]
+        where = ".".join(str(p) for p in err["loc"]) or "config"
+        raise CheckpointError(f"{path}: {where}: {err['msg']}") from None
+    if meta.format > FORMAT:
+        raise CheckpointError(f"{path}: checkpoint format {meta.format} is newer than this ida reads ({FORMAT})")
+    if not meta.weights:
+        raise CheckpointError(f"{path}: names no weights file")
+    return meta
+
+
+def _load_file(d: Path, name: str, sha: str | None, device: torch.device) -> Any:
+    path = d / name
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise CheckpointError(f"{path}: missing (named by {d / CONFIG})") from None
+    except OSError as e:
+        raise CheckpointError(f"{path}: cannot read: {e}") from None
+    if sha and hashlib.sha256(data).hexdigest() != sha:
+        raise CheckpointError(f"{path}: corrupt (checksum does not match {CONFIG})")
+    try:
+        return torch.load(io.BytesIO(data), map_location=device, weights_only=True)
+    except Exception as e:  # torch raises several types for a damaged file; all mean the same to a user
+        raise CheckpointError(f"{path}: cannot load: {str(e).splitlines()[0] if str(e) else type(e).__name__}") from None
+
+
+def load_checkpoint(directory: str | Path, device: str | torch.device = "cpu") -> tuple[ByteTransformer, CheckpointMeta]:
+    """The model (in eval mode, on `device`) and its metadata; any problem is a `CheckpointError`."""
+    d = resolve_checkpoint(directory)
+    meta = read_meta(d)
+    dev = resolve_device(device)
+    state = _load_file(d, meta.weights, meta.weights_sha256, dev)
+    if not isinstance(state, dict):
+        raise CheckpointError(f"{d / meta.weights}: not a state dict")
+    model = ByteTransformer(meta.model)
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as e:
+        first = str(e).splitlines()[1].strip() if len(str(e).splitlines()) > 1 else str(e)
+        raise CheckpointError(f"{d / meta.weights}: does not fit the model in {CONFIG}: {first}") from None
+    return model.to(dev).eval(), meta
+
+
+def load_optimizer_state(directory: str | Path, meta: CheckpointMeta, device: str | torch.device = "cpu") -> dict[str, Any] | None:
+    if meta.optimizer is None:
+        return None
+    state = _load_file(Path(directory), meta.optimizer, meta.optimizer_sha256, resolve_device(device))
+    if not isinstance(state, dict):
+        raise CheckpointError(f"{Path(directory) / meta.optimizer}: not an optimizer state")
+    return state

@@ -1,0 +1,164 @@
+"""`ida distill`, `ida eval`, `ida iterate`: parse and render; `ida.distill` does the work.
+
+Importing this module does not import torch (the package loads it on first use), so
+registering these commands keeps every other `ida` command quick to start.
+
+    from ida.distill.cli import register
+    register(app)
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from ida.errors import IdaError
+
+console = Console()
+
+
+class ModeOpt(str, Enum):
+    policy = "policy"
+    answer = "answer"
+
+
+class SizeOpt(str, Enum):
+    tiny = "tiny"
+    small = "small"
+    base = "base"
+
+
+def _threads(n: int | None) -> None:
+    # On a small shared machine, one thread is often faster than torch's default (see benchmarks/distill.py).
+    if n:
+        import torch
+
+        torch.set_num_threads(n)
+
+
+def _pct(x: float | None) -> str:
+    return "-" if x is None else f"{100 * x:.1f}%"
+
+
+def distill_cmd(
+    transcripts: list[Path] = typer.Argument(..., help="Transcript files or folders (searched for *.jsonl)."),
+    out: Path = typer.Option(..., "--out", "-o", help="Run folder: best/ and last/ checkpoints go here."),
+    mode: ModeOpt = typer.Option(ModeOpt.policy, help="policy: (workspace, action) pairs; answer: (question, answer)."),
+    size: SizeOpt = typer.Option(SizeOpt.tiny, help="Model size."),
+    steps: int = typer.Option(2000, min=1, help="Most training steps."),
+    batch_size: int = typer.Option(32, min=1, help="Pairs per step."),
+    lr: Optional[float] = typer.Option(None, help="Peak learning rate [default: by size]."),
+    eval_every: int = typer.Option(200, min=1, help="Evaluate and checkpoint every N steps."),
+    patience: int = typer.Option(5, min=1, help="Stop after N evaluations without improvement."),
+    held_out: float = typer.Option(0.1, min=0.0, max=0.9, help="Fraction of questions held out."),
+    seed: int = typer.Option(0, help="Seed of the split, the initial weights and the batch order."),
+    device: str = typer.Option("cpu", help="cpu or cuda."),
+    threads: Optional[int] = typer.Option(None, min=1, help="torch CPU threads [default: torch's choice]."),
+    resume: bool = typer.Option(False, "--resume", help="Continue from OUT/last if it is there."),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="Show the progress bar."),
+) -> None:
+    """Train a byte-level transformer on transcripts: imitate the decomposer, or answer outright."""
+    from ida.distill import load_pairs, split, train
+
+    _threads(threads)
+
+    pairs = load_pairs(transcripts, mode.value)
+    tr, ho = split(pairs, held_out, seed)
+    if not tr:
+        raise IdaError("every pair was held out; lower --held-out")
+    console.print(f"{mode.value} pairs: {len(tr)} train, {len(ho)} held out "
+                  f"({len({p.question for p in ho})} of {len({p.question for p in pairs})} questions)")
+    r = train(tr, ho, out, size=size.value, steps=steps, batch_size=batch_size, lr=lr, eval_every=eval_every,
+              patience=patience, seed=seed, device=device, resume=resume, progress=progress, mode=mode.value)
+    t = Table(show_header=False, box=None)
+    t.add_row("stopped", f"{r.stopped} at step {r.steps}" + (f" (resumed from {r.resumed_from})" if r.resumed_from else ""))
+    t.add_row(f"best {r.eval_on} exact match", f"{_pct(r.best_exact_match)} at step {r.best_step}")
+    t.add_row("last loss", f"{r.final_loss:.4f}")
+    t.add_row("speed", f"{r.steps_per_second:.1f} steps/s ({r.seconds:.0f} s in all)")
+    t.add_row("best checkpoint", str(r.best_dir))
+    console.print(t)
+
+
+def eval_cmd(
+    checkpoint: Path = typer.Argument(..., help="A checkpoint folder, or a run folder (its best checkpoint)."),
+    transcripts: Optional[list[Path]] = typer.Argument(None, help="Score exact match on the pairs of these transcripts."),
+    task: Optional[str] = typer.Option(None, help="Run the model on generated questions of this built-in task."),
+    questions: int = typer.Option(50, min=1, help="How many task questions."),
+    seed: int = typer.Option(1000, help="Seed of the first task question (training used 0 and up)."),
+    task_size: Optional[int] = typer.Option(None, help="Size of the task questions."),
+    threshold: Optional[float] = typer.Option(None, help="Defer to the task's H below this confidence."),
+    budget: int = typer.Option(500, min=1, help="Most actions per task question."),
+    device: str = typer.Option("cpu", help="cpu or cuda."),
+    threads: Optional[int] = typer.Option(None, min=1, help="torch CPU threads [default: torch's choice]."),
+) -> None:
+    """Score a checkpoint: exact match on transcripts, or right answers on a built-in task."""
+    from ida.distill import DistilledPolicy, exact_match, load_checkpoint, load_pairs
+
+    _threads(threads)
+
+    if not transcripts and task is None:
+        raise IdaError("give transcripts to score, or --task")
+    model, meta = load_checkpoint(checkpoint, device)
+    console.print(f"[dim]{checkpoint}: {meta.size} {meta.mode} model, step {meta.step}, data {meta.data_hash}[/]")
+    if transcripts:
+        pairs = load_pairs(transcripts, meta.mode)
+        console.print(f"exact match on {len(pairs)} {meta.mode} pairs: {_pct(exact_match(model, pairs))}")
+    if task is not None:
+        from ida.distill.evaluate import evaluate_task
+
+        s = evaluate_task(DistilledPolicy(model, meta.mode), task, questions, seed, task_size, threshold, budget)
+        t = Table(title=f"{s.task}: {s.questions} questions")
+        for col in ("right", "model failures", "deferred", "actions / question"):
+            t.add_column(col, justify="right")
+        t.add_row(_pct(s.accuracy), str(s.failures), "-" if s.defer_rate is None else _pct(s.defer_rate),
+                  f"{s.actions_per_question:.1f}")
+        console.print(t)
+
+
+def iterate_cmd(
+    task: str = typer.Argument(..., help="Built-in task: permutation, multiply, sorted, length, ..."),
+    rounds: int = typer.Option(3, min=1, help="Rounds of amplification and distillation."),
+    out: Path = typer.Option(Path("runs/iterate"), "--out", "-o", help="Folder for each round's checkpoints."),
+    questions: int = typer.Option(200, min=1, help="Root questions (their subquestions come along)."),
+    task_size: Optional[int] = typer.Option(None, help="Size of the task questions."),
+    steps: int = typer.Option(400, min=1, help="Training steps per round (for both models)."),
+    size: SizeOpt = typer.Option(SizeOpt.tiny, help="Model size."),
+    batch_size: int = typer.Option(32, min=1, help="Pairs per step."),
+    held_out: float = typer.Option(0.2, min=0.05, max=0.9, help="Fraction of questions held out."),
+    seed: int = typer.Option(0, help="Seed."),
+    device: str = typer.Option("cpu", help="cpu or cuda."),
+    threads: Optional[int] = typer.Option(None, min=1, help="torch CPU threads [default: torch's choice]."),
+    supervised: bool = typer.Option(True, "--supervised/--no-supervised", help="Also train on the ground truth."),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="Show progress bars."),
+) -> None:
+    """The amplification loop: Amplify(H, model)'s answers train the next model; compared with ground truth."""
+    from ida.distill.iterate import iterate
+
+    _threads(threads)
+
+    def show(row) -> None:  # a line per round as it finishes: rounds take a while
+        console.print(f"round {row.round}: {row.targets} targets ({_pct(row.targets_correct)} right), held-out "
+                      f"IDA {_pct(row.ida_exact_match)}, supervised {_pct(row.supervised_exact_match)}")
+
+    res = iterate(task, out, rounds=rounds, questions=questions, task_size=task_size, steps=steps, size=size.value,
+                  batch_size=batch_size, held_out=held_out, seed=seed, device=device, supervised=supervised,
+                  progress=progress, on_row=show)
+    t = Table(title=f"iterate {res.task}: {res.train_questions} training questions, {res.heldout_questions} held-out roots")
+    for col in ("round", "steps", "targets", "targets right", "IDA held-out", "supervised held-out", "seconds"):
+        t.add_column(col, justify="right")
+    for r in res.rows:
+        t.add_row(str(r.round), str(r.steps), str(r.targets), _pct(r.targets_correct), _pct(r.ida_exact_match),
+                  _pct(r.supervised_exact_match), f"{r.seconds:.0f}")
+    console.print(t)
+
+
+def register(app: typer.Typer) -> None:
+    """Add `distill`, `eval` and `iterate` to the `ida` app."""
+    app.command("distill")(distill_cmd)
+    app.command("eval")(eval_cmd)
+    app.command("iterate")(iterate_cmd)

@@ -1,0 +1,162 @@
+"""Training pairs from transcripts: what the model reads (prompt) and what it writes (completion).
+
+Policy pairs imitate the decomposer one step at a time: (rendered workspace, action text).
+Answer pairs skip the tree: (question, answer). Every pair remembers the question of its
+node, so the train/held-out split can keep all steps of one question on the same side.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Iterator, Literal, Sequence
+
+from ida.engine import failed
+from ida.errors import IdaError
+from ida.tree import NodeRecord, StepRecord, TranscriptHeader, read_transcript
+
+Mode = Literal["policy", "answer"]
+# What a distilled policy writes in place of output that is not a command: a stand-in, not a decision.
+UNPARSEABLE = "reply failed: unparseable model output"
+
+
+class DatasetError(IdaError):
+    """No usable transcripts or pairs where some were expected."""
+
+
+@dataclass(frozen=True, slots=True)
+class Pair:
+    prompt: str
+    completion: str
+    question: str
+
+
+# A pair as read, before dedupe: `correction` marks overseer-corrected steps, and `origin`
+# names the (run, node, step) it came from so a correction can drop exactly the step it replaces.
+@dataclass(frozen=True, slots=True)
+class _Raw:
+    pair: Pair
+    correction: bool
+    origin: tuple[str, int, int]
+    replaces: tuple[str, int, int] | None
+
+
+def transcript_files(paths: str | Path | Iterable[str | Path]) -> list[Path]:
+    """Files as given, folders searched recursively for *.jsonl; sorted so reading order is stable."""
+    if isinstance(paths, (str, Path)):
+        paths = [paths]
+    files: list[Path] = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            files.extend(sorted(f for f in p.rglob("*.jsonl") if f.is_file()))
+        elif p.exists():
+            files.append(p)
+        else:
+            raise DatasetError(f"{p}: no such file or folder")
+    return files
+
+
+def _read(paths: str | Path | Iterable[str | Path]) -> Iterator[tuple[TranscriptHeader, list[NodeRecord]]]:
+    for f in transcript_files(paths):
+        yield read_transcript(f)
+
+
+def _rejected(step: StepRecord) -> bool:
+    # The engine records a malformed command with the result "error: <reason>" and no child or lookup.
+    if step.action == UNPARSEABLE:
+        return True
+    return step.result.startswith("error: ") and step.child is None and step.lookup is None
+
+
+def _raw_policy(paths: str | Path | Iterable[str | Path]) -> Iterator[_Raw]:
+    for header, nodes in _read(paths):
+        for node in nodes:
+            for i, step in enumerate(node.steps):
+                if _rejected(step):
+                    continue  # the engine refused this command: nothing to imitate
+                fix = step.corrects
+                yield _Raw(
+                    Pair(step.workspace, step.action, node.question),
+                    correction=fix is not None or header.corrects is not None,
+                    origin=(header.run_id, node.id, i),
+                    replaces=None if fix is None else (fix.run_id, fix.node, fix.step),
+                )
+
+
+def _raw_answer(paths: str | Path | Iterable[str | Path]) -> Iterator[_Raw]:
+    for header, nodes in _read(paths):
+        for node in nodes:
+            if node.answer is None or node.failure is not None or failed(node.answer):
+                continue  # a failure answer (the engine's, or one passed up by a policy) is not a target
+            yield _Raw(
+                Pair(node.question, node.answer, node.question),
+                correction=header.corrects is not None or any(s.corrects for s in node.steps),
+                origin=(header.run_id, node.id, -1),
+                replaces=None,
+            )
+
+
+def _resolve(raws: Iterable[_Raw]) -> list[Pair]:
+    """Dedupe on (prompt, completion); where a prompt has a correction, only corrections survive."""
+    raws = list(raws)
+    replaced = {r.replaces for r in raws if r.replaces is not None}
+    corrected_prompts = {r.pair.prompt for r in raws if r.correction}
+    seen: set[tuple[str, str]] = set()
+    out: list[Pair] = []
+    for r in raws:
+        if r.origin in replaced and not r.correction:
+            continue
+        if r.pair.prompt in corrected_prompts and not r.correction:
+            continue
+        key = (r.pair.prompt, r.pair.completion)
+        if key not in seen:
+            seen.add(key)
+            out.append(r.pair)
+    return out
+
+
+def policy_pairs(paths: str | Path | Iterable[str | Path]) -> list[Pair]:
+    """(rendered workspace, action text) for every step, corrections overriding what they correct."""
+    return _resolve(_raw_policy(paths))
+
+
+def answer_pairs(paths: str | Path | Iterable[str | Path]) -> list[Pair]:
+    """(question, answer) for every node that answered without failure."""
+    return _resolve(_raw_answer(paths))
+
+
+def load_pairs(paths: str | Path | Iterable[str | Path], mode: Mode) -> list[Pair]:
+    pairs = policy_pairs(paths) if mode == "policy" else answer_pairs(paths)
+    if not pairs:
+        raise DatasetError(f"no {mode} pairs in {', '.join(map(str, transcript_files(paths))) or 'the given paths'}")
+    return pairs
+
+
+def _unit(seed: int, question: str) -> float:
+    h = hashlib.sha256(f"{seed}\x00{question}".encode()).digest()
+    return int.from_bytes(h[:8], "big") / 2**64
+
+
+def split(pairs: Sequence[Pair], held_out: float = 0.1, seed: int = 0) -> tuple[list[Pair], list[Pair]]:
+    """(train, held-out), by a hash of the question: no question on both sides.
+
+    Hashing (not shuffling) keeps a question's side fixed as the data grows, so a question
+    held out in one round of `iterate` is still held out in the next.
+    """
+    if not 0.0 <= held_out < 1.0:
+        raise ValueError(f"held_out must be in [0, 1), not {held_out}")
+    units = {q: _unit(seed, q) for q in dict.fromkeys(p.question for p in pairs)}
+    out = {q for q, u in units.items() if u < held_out}
+    if held_out > 0 and not out and len(units) >= 2:
+        out = {min(units, key=units.__getitem__)}  # small data: still hold out one question
+    if len(out) == len(units) and units:
+        out.discard(max(units, key=units.__getitem__))  # and still train on one
+    return [p for p in pairs if p.question not in out], [p for p in pairs if p.question in out]
+
+
+def data_hash(pairs: Iterable[Pair]) -> str:
+    """A short content hash of the pairs, independent of their order."""
+    lines = sorted(json.dumps([p.prompt, p.completion, p.question]) for p in pairs)
+    return hashlib.sha256("\n".join(lines).encode()).hexdigest()[:16]

@@ -1,0 +1,211 @@
+"""A small byte-level causal transformer: no tokenizer to download, any text is 0-255.
+
+A sequence is `BOS prompt SEP completion EOS`. The loss is on the completion only; the
+prompt is context. Prompts longer than the context keep their end, because a workspace
+grows by appending and its latest lines matter most.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Sequence
+
+import torch
+import torch.nn.functional as F
+from pydantic import BaseModel, model_validator
+from torch import nn
+
+from ida.errors import IdaError
+
+BOS, SEP, EOS, PAD = 256, 257, 258, 259
+VOCAB = 260
+
+
+class DistillError(IdaError):
+    """A distillation problem a user can fix: a bad size, device or dataset."""
+
+
+class ModelConfig(BaseModel):
+    d_model: int
+    n_layers: int
+    n_heads: int
+    d_ff: int
+    max_len: int = 256  # whole sequence: BOS + prompt + SEP + completion + EOS
+    max_completion: int = 64  # bytes; the prompt gets what is left, so training and acting cut it alike
+    vocab: int = VOCAB
+
+    @model_validator(mode="after")
+    def _check(self) -> "ModelConfig":
+        if self.d_model % self.n_heads:
+            raise ValueError(f"d_model {self.d_model} is not divisible by n_heads {self.n_heads}")
+        if self.max_completion + 3 >= self.max_len:
+            raise ValueError(f"max_completion {self.max_completion} leaves no room for a prompt in max_len {self.max_len}")
+        return self
+
+    @property
+    def prompt_budget(self) -> int:
+        return self.max_len - self.max_completion - 3
+
+
+SIZES: dict[str, ModelConfig] = {
+    "tiny": ModelConfig(d_model=64, n_layers=2, n_heads=4, d_ff=256, max_len=256, max_completion=64),
+    "small": ModelConfig(d_model=128, n_layers=3, n_heads=4, d_ff=512, max_len=512, max_completion=128),
+    "base": ModelConfig(d_model=256, n_layers=6, n_heads=8, d_ff=1024, max_len=1024, max_completion=256),
+}
+
+
+def model_config(size: str, **overrides: int) -> ModelConfig:
+    if size not in SIZES:
+        raise DistillError(f"unknown model size {size!r}; sizes: {', '.join(SIZES)}")
+    return SIZES[size].model_copy(update=overrides) if overrides else SIZES[size]
+
+
+def resolve_device(device: str | torch.device) -> torch.device:
+    dev = torch.device(device)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise DistillError("--device cuda was given but CUDA is not available here")
+    return dev
+
+
+# ---- encoding ------------------------------------------------------------------------
+
+
+def encode_prompt(prompt: str, cfg: ModelConfig) -> list[int]:
+    """`BOS prompt SEP`, the prompt cut to its last `prompt_budget` bytes."""
+    b = prompt.encode("utf-8")[-cfg.prompt_budget :] if cfg.prompt_budget else b""
+    return [BOS, *b, SEP]
+
+
+def encode_pair(prompt: str, completion: str, cfg: ModelConfig) -> tuple[list[int], int]:
+    """Token ids of the whole sequence and where the completion starts."""
+    head = encode_prompt(prompt, cfg)
+    tail = [*completion.encode("utf-8")[: cfg.max_completion], EOS]
+    return head + tail, len(head)
+
+
+def decode(ids: Sequence[int]) -> str:
+    return bytes(i for i in ids if i < 256).decode("utf-8", errors="replace")
+
+
+# ---- the network ---------------------------------------------------------------------
+
+
+class Block(nn.Module):
+    def __init__(self, cfg: ModelConfig) -> None:
+        super().__init__()
+        self.n_heads = cfg.n_heads
+        self.ln1 = nn.LayerNorm(cfg.d_model)
+        self.qkv = nn.Linear(cfg.d_model, 3 * cfg.d_model)
+        self.proj = nn.Linear(cfg.d_model, cfg.d_model)
+        self.ln2 = nn.LayerNorm(cfg.d_model)
+        self.mlp = nn.Sequential(nn.Linear(cfg.d_model, cfg.d_ff), nn.GELU(), nn.Linear(cfg.d_ff, cfg.d_model))
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+        b, t, d = x.shape
+        q, k, v = self.qkv(self.ln1(x)).view(b, t, 3, self.n_heads, d // self.n_heads).permute(2, 0, 3, 1, 4)
+        if mask is None:
+            a = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+        else:
+            a = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+        x = x + self.proj(a.transpose(1, 2).reshape(b, t, d))
+        return x + self.mlp(self.ln2(x))
+
+
+class ByteTransformer(nn.Module):
+    def __init__(self, cfg: ModelConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.tok = nn.Embedding(cfg.vocab, cfg.d_model)
+        self.pos = nn.Embedding(cfg.max_len, cfg.d_model)
+        self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.n_layers))
+        self.ln_f = nn.LayerNorm(cfg.d_model)
+        self.head = nn.Linear(cfg.d_model, cfg.vocab, bias=False)
+        self.apply(self._init)
+        for blk in self.blocks:  # GPT-2 style: residual writes shrink with depth, for a stable start
+            for lin in (blk.proj, blk.mlp[2]):
+                nn.init.normal_(lin.weight, std=0.02 / math.sqrt(2 * cfg.n_layers))
+
+    @staticmethod
+    def _init(m: nn.Module) -> None:
+        if isinstance(m, (nn.Linear, nn.Embedding)):
+            nn.init.normal_(m.weight, std=0.02)
+        if isinstance(m, nn.Linear) and m.bias is not None:
+            nn.init.zeros_(m.bias)
+
+    @property
+    def device(self) -> torch.device:
+        return self.head.weight.device
+
+    def forward(self, ids: torch.Tensor, pad: torch.Tensor | None = None) -> torch.Tensor:
+        """Logits (B, T, vocab). `pad` (B, T) marks left padding: ignored as keys, positions start after it."""
+        t = ids.shape[1]
+        if pad is None:
+            pos = torch.arange(t, device=ids.device).unsqueeze(0)
+            mask = None  # right padding needs no mask: causal attention never looks ahead at it
+        else:
+            pos = ((~pad).long().cumsum(1) - 1).clamp(min=0)
+            causal = torch.ones(t, t, dtype=torch.bool, device=ids.device).tril()
+            # Each query also sees itself, so a row of pure padding never attends to nothing (NaN).
+            mask = (causal & ~pad[:, None, :]) | torch.eye(t, dtype=torch.bool, device=ids.device)
+            mask = mask[:, None]
+        x = self.tok(ids) + self.pos(pos)
+        for blk in self.blocks:
+            x = blk(x, mask)
+        return self.head(self.ln_f(x))
+
+    def n_params(self) -> int:
+        return sum(p.numel() for p in self.parameters())
+
+    # ---- generation ------------------------------------------------------------------
+
+    @torch.no_grad()
+    def generate_batch(self, prompts: Sequence[str], max_new: int | None = None) -> list[Generation]:
+        """Greedy completions, batched with left padding. Never emits BOS/SEP/PAD."""
+        if not prompts:
+            return []
+        cfg = self.cfg
+        # The prompt budget leaves exactly max_completion + EOS positions, so the window never overflows.
+        max_new = min(max_new or cfg.max_completion, cfg.max_completion) + 1
+        was_training = self.training
+        self.eval()
+        seqs = [encode_prompt(p, cfg) for p in prompts]
+        width = max(map(len, seqs))
+        ids = torch.full((len(seqs), width), PAD, dtype=torch.long)
+        for i, s in enumerate(seqs):
+            ids[i, width - len(s) :] = torch.tensor(s)
+        ids = ids.to(self.device)
+        pad = ids == PAD
+        banned = torch.zeros(cfg.vocab, dtype=torch.bool, device=self.device)
+        banned[[BOS, SEP, PAD]] = True
+        out: list[list[int]] = [[] for _ in prompts]
+        logp = torch.zeros(len(prompts), device=self.device)
+        done = torch.zeros(len(prompts), dtype=torch.bool, device=self.device)
+        for _ in range(max_new):
+            logits = self(ids, pad)[:, -1].float().masked_fill(banned, float("-inf"))
+            lp = logits.log_softmax(-1)
+            nxt = lp.argmax(-1)
+            logp += torch.where(done, 0.0, lp.gather(1, nxt[:, None]).squeeze(1))
+            for i, t in enumerate(nxt.tolist()):
+                if not done[i] and t != EOS:
+                    out[i].append(t)
+            done |= nxt == EOS
+            if bool(done.all()):
+                break
+            ids = torch.cat([ids, nxt[:, None]], 1)
+            pad = torch.cat([pad, done[:, None]], 1)  # a finished row pads on; its output is already fixed
+        self.train(was_training)
+        conf = logp.exp().tolist()
+        return [Generation(decode(o), c, bool(d)) for o, c, d in zip(out, conf, done.tolist())]
+
+    def generate(self, prompt: str, max_new: int | None = None) -> tuple[str, float]:
+        """Greedy completion and its confidence: the probability of the whole greedy output."""
+        g = self.generate_batch([prompt], max_new)[0]
+        return g.text, g.confidence
+
+
+@dataclass(frozen=True, slots=True)
+class Generation:
+    text: str
+    confidence: float  # product of the chosen tokens' probabilities, EOS included
+    finished: bool  # False when it ran out of room before EOS

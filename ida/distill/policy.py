@@ -1,0 +1,119 @@
+"""Distilled models as policies, and deferring to a fallback where the model is unsure.
+
+`DistilledPolicy` writes the next command greedily; text that is not a command counts as
+a failure and becomes a safe failure reply, never an exception inside the engine.
+`Deferring` acts only when the model is confident and otherwise asks the fallback (the
+amplified tree, a script, a person), counting how often: the rate should fall as the
+model learns.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Protocol
+
+from ida.actions import Action, ActionError, parse_action
+from ida.distill.checkpoint import load_checkpoint
+from ida.distill.data import UNPARSEABLE, Mode
+from ida.distill.model import ByteTransformer, Generation
+from ida.hypertext import HypertextError, parse
+
+CACHE_MAX = 100_000
+
+
+class _Workspace(Protocol):
+    def render(self) -> str: ...
+
+    @property
+    def question_text(self) -> str: ...
+
+
+class DistilledPolicy:
+    def __init__(
+        self,
+        source: str | Path | ByteTransformer,
+        mode: Mode | None = None,
+        device: str = "cpu",
+        name: str | None = None,
+        max_new: int | None = None,
+    ) -> None:
+        if isinstance(source, ByteTransformer):
+            self.model, self.mode = source, mode or "policy"
+            label = "model"
+        else:
+            self.model, meta = load_checkpoint(source, device)
+            self.mode = mode or meta.mode
+            label = Path(source).name
+        self.model.eval()
+        self.max_new = max_new  # bytes to write at most; None: the model's max_completion
+        self.name = name or f"distilled:{label}"
+        self.last_confidence = 0.0
+        self.last_failed = False
+        self.calls = 0
+        self.failures = 0
+        # Greedy output is a function of the prompt: an answer model is asked the same question
+        # at every step of a node a fallback decomposes, and iterate prefills it in batches.
+        self._cache: dict[str, Generation] = {}
+
+    def prompt(self, workspace: _Workspace) -> str:
+        return workspace.render() if self.mode == "policy" else workspace.question_text
+
+    def prefill(self, prompts: list[str], batch_size: int = 64) -> None:
+        """Generate for many prompts at once (batched), so later `act` calls are lookups."""
+        todo = list(dict.fromkeys(p for p in prompts if p not in self._cache))
+        for i in range(0, len(todo), batch_size):
+            chunk = todo[i : i + batch_size]
+            self._remember(zip(chunk, self.model.generate_batch(chunk, self.max_new)))
+
+    def _remember(self, items: Any) -> None:
+        if len(self._cache) > CACHE_MAX:
+            self._cache.clear()
+        self._cache.update(items)
+
+    def act(self, workspace: _Workspace) -> str:
+        self.calls += 1
+        prompt = self.prompt(workspace)
+        g = self._cache.get(prompt)
+        if g is None:
+            g = self.model.generate_batch([prompt], self.max_new)[0]
+            self._remember([(prompt, g)])
+        text = g.text.strip() if self.mode == "policy" else f"reply {g.text.strip()}"
+        try:
+            if not g.finished:
+                raise ActionError("ran out of room before the end of the command")
+            action = parse_action(text)
+            if action.kind in ("ask", "reply"):  # the engine would reject a malformed message: fail here, counted
+                parse(action.arg, getattr(workspace, "names", ()))
+        except (ActionError, HypertextError):
+            self.failures += 1
+            self.last_failed, self.last_confidence = True, 0.0
+            return UNPARSEABLE
+        self.last_failed, self.last_confidence = False, g.confidence
+        return text
+
+
+class Deferring:
+    """Act with the model when its confidence is at least `threshold`, else ask `fallback`."""
+
+    def __init__(self, model: DistilledPolicy, fallback: Any, threshold: float = 0.9, name: str | None = None) -> None:
+        self.model, self.fallback, self.threshold = model, fallback, threshold
+        self.name = name or f"deferring({model.name}, {getattr(fallback, 'name', type(fallback).__name__)})"
+        self.acted = 0
+        self.deferred = 0
+        self.last_deferred = False
+
+    def act(self, workspace: _Workspace) -> str | Action:
+        action = self.model.act(workspace)
+        if not self.model.last_failed and self.model.last_confidence >= self.threshold:
+            self.acted += 1
+            self.last_deferred = False
+            return action
+        self.deferred += 1
+        self.last_deferred = True
+        return self.fallback.act(workspace)
+
+    @property
+    def rate(self) -> float:
+        """Fraction of calls handed to the fallback."""
+        total = self.acted + self.deferred
+        return self.deferred / total if total else 0.0

@@ -1,0 +1,113 @@
+"""`ida distill` / `ida eval` / `ida iterate`, amplification and task evaluation, at toy sizes."""
+
+import subprocess
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+torch = pytest.importorskip("torch")
+torch.set_num_threads(1)
+
+import typer  # noqa: E402
+from typer.testing import CliRunner  # noqa: E402
+
+import ida  # noqa: E402
+from ida.distill import CheckpointError, DatasetError, DistilledPolicy  # noqa: E402
+from ida.distill.cli import register  # noqa: E402
+from ida.distill.evaluate import evaluate_task  # noqa: E402
+from ida.distill.iterate import Amplify, iterate, task_questions  # noqa: E402
+from ida.errors import IdaError  # noqa: E402
+from ida.tasks import get as get_task  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def app():
+    a = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
+    register(a)
+    return a
+
+
+@pytest.fixture(scope="module")
+def perm_transcripts(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("perm")
+    task = get_task("permutation")
+    for i in range(8):
+        ida.run(task.instance(i).question, task.policy, task=task.name).save(folder / "runs" / f"q{i}.jsonl")
+    return folder
+
+
+def invoke(app, *args):
+    return CliRunner().invoke(app, [str(a) for a in args], catch_exceptions=True)
+
+
+def test_distill_then_eval(app, perm_transcripts, tmp_path):
+    out = tmp_path / "run"
+    r = invoke(app, "distill", perm_transcripts, "--out", out, "--steps", 20, "--eval-every", 10, "--no-progress",
+               "--threads", 1)
+    assert r.exit_code == 0, r.output
+    assert "policy pairs:" in r.output and "best checkpoint" in r.output and (out / "best" / "config.json").exists()
+    r = invoke(app, "eval", out, perm_transcripts)
+    assert r.exit_code == 0 and "exact match on" in r.output, r.output
+    r = invoke(app, "eval", out, "--task", "permutation", "--questions", 2, "--budget", 30)
+    assert r.exit_code == 0 and "permutation: 2 questions" in r.output, r.output
+    r = invoke(app, "eval", out, "--task", "permutation", "--threshold", 0.5)
+    assert isinstance(r.exception, IdaError) and "answer model" in str(r.exception)
+
+
+def test_user_mistakes_are_one_line_ida_errors(app, tmp_path):
+    r = invoke(app, "distill", tmp_path / "nope", "--out", tmp_path / "o")
+    assert isinstance(r.exception, DatasetError) and "nope" in str(r.exception)
+    r = invoke(app, "eval", tmp_path / "nope", "--task", "permutation")
+    assert isinstance(r.exception, CheckpointError)
+    r = invoke(app, "iterate", "no-such-task", "--out", tmp_path / "o")
+    assert isinstance(r.exception, IdaError) and "unknown task" in str(r.exception)
+
+
+def test_amplify_has_h_decompose_the_root_and_the_model_answer_below():
+    model = SimpleNamespace(name="stub", act=lambda ws: "reply 2")
+    tree = ida.run("what is p^2(0) for p = [0->1 1->2 2->0]?", Amplify(get_task("permutation").policy, model))
+    root = tree.root_node
+    assert [s.action for s in root.steps] == ["ask what is p^1(0) for p = $1?", "ask what is p^1(2) for p = $1?", "reply 2"]
+    assert all([s.action for s in n.steps] == ["reply 2"] for n in tree.nodes[1:])
+
+
+def test_task_questions_include_every_subquestion():
+    roots, every = task_questions(get_task("permutation"), 5, None, 0)
+    assert set(roots) <= set(every) and len(every) > len(roots)
+    assert any("p^1(" in q for q in every)
+
+
+def test_iterate_rounds_compare_with_supervised(tmp_path):
+    res = iterate("permutation", tmp_path, rounds=2, questions=30, steps=25, progress=False)
+    assert [r.round for r in res.rows] == [1, 2] and [r.steps for r in res.rows] == [25, 50]
+    first = res.rows[0]
+    assert first.targets > 0 and first.targets_correct > 0.5  # round 1: H's base cases, which need no model
+    assert all(0 <= r.ida_exact_match <= 1 and r.supervised_exact_match is not None for r in res.rows)
+    assert (tmp_path / "ida-round-2" / "last" / "config.json").exists()
+
+
+def test_evaluate_answer_model_directly_and_with_deferral(tmp_path):
+    torch.manual_seed(0)
+    from ida.distill import ByteTransformer, model_config
+
+    policy = DistilledPolicy(ByteTransformer(model_config("tiny")), mode="answer", max_new=4)
+    direct = evaluate_task(policy, "permutation", questions=4)
+    assert direct.questions == 4 and direct.actions_per_question == 1.0 and direct.defer_rate is None
+    # Threshold above any confidence: H does all the work, and is right.
+    deferred = evaluate_task(policy, "permutation", questions=4, threshold=1.01)
+    assert deferred.accuracy == 1.0 and deferred.defer_rate == 1.0
+
+
+def test_wired_into_the_ida_command():
+    from ida.cli import app as ida_app
+
+    names = {c.name for c in ida_app.registered_commands}
+    if "distill" not in names:
+        pytest.skip("ida.cli does not register ida.distill.cli yet")
+    r = subprocess.run([sys.executable, "-m", "ida", "distill", str(ROOT / "no-such-folder"), "--out", "x"],
+                       capture_output=True, text=True, env={"PYTHONPATH": str(ROOT), "PATH": ""}, cwd=ROOT)
+    assert r.returncode == 2 and r.stderr.count("\n") == 1 and "no-such-folder" in r.stderr
