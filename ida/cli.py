@@ -42,6 +42,8 @@ _register_vase(app)
 app.add_typer(db_app, name="db")
 _register_overseer(app)
 _register_distill(app)
+from ida.cli_session import register as _register_session  # noqa: E402
+_register_session(app)
 
 
 @app.command("run")
@@ -52,11 +54,11 @@ def run_cmd(
     budget: int = typer.Option(100_000, help="Most actions in the whole tree."),
     max_depth: int = typer.Option(1_000, help="Deepest subquestion allowed."),
     memo: bool = typer.Option(True, "--memo/--no-memo", help="Reuse the answer of an identical question."),
-    save: Optional[Path] = typer.Option(None, help="Transcript path [default: transcripts/runs/TASK-sizeN-seedS.jsonl]."),
+    save: Optional[Path] = typer.Option(None, help="Transcript path (default: transcripts/runs/TASK-sizeN-seedS.jsonl)."),
     depth: int = typer.Option(3, help="Levels of the tree to print."),
     db: Optional[Path] = typer.Option(
-        None, "--db", help="Experience database for lookups [default: for a task that needs facts, a fresh "
-        "temporary one holding them; else none]."),
+        None, "--db", help="Experience database for lookups (default: for a task that needs facts, a fresh "
+        "temporary one holding them; else none)."),
     add_facts: bool = typer.Option(False, "--add-facts", help="Add the task's facts missing from --db first."),
 ) -> None:
     """Run a built-in task with its scripted decomposer H and check the answer."""
@@ -113,7 +115,7 @@ class ExportFormat(str, Enum):
 def export_cmd(
     transcript: Path = typer.Argument(..., help="A transcript (.jsonl) written by ida."),
     format: ExportFormat = typer.Option(ExportFormat.graphml, "--format", "-f", help="graphml, dot or json."),
-    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Output file [default: beside the transcript]."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Output file (default: beside the transcript)."),
 ) -> None:
     """Export a saved tree as a graph (GraphML, Graphviz DOT or node-link JSON)."""
     from ida.export import export

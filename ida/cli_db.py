@@ -6,7 +6,6 @@ Thin on purpose: parse, call `ExperienceDB`, render. Mistakes raise `IdaError`, 
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Optional
 
@@ -16,7 +15,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ida.errors import IdaError
-from ida.experience import Entry, Event, ExperienceDB, Provenance
+from ida.experience import Entry, Event, ExperienceDB, Provenance, resolve_path
 
 console = Console(highlight=False)
 
@@ -26,14 +25,13 @@ db_app = typer.Typer(
     no_args_is_help=True,
 )
 
-DbOpt = typer.Option(None, "--db", help="Database file [default: $IDA_DB, else .ida/experience.sqlite here].")
+DbOpt = typer.Option(None, "--db", help="Database file (default: $IDA_DB, else .ida/experience.sqlite here).")
 AuthorOpt = typer.Option("user", "--author", help="Who makes the change (kept in the log).")
 NoteOpt = typer.Option("", "--note", help="Why: free text kept as the change's provenance.")
 
 
 def open_db(path: Optional[Path]) -> ExperienceDB:
-    env = os.environ.get("IDA_DB")
-    return ExperienceDB(path or (Path(env) if env else Path.cwd() / ".ida" / "experience.sqlite"))
+    return ExperienceDB(resolve_path(path))
 
 
 def entry_id(raw: str) -> int:

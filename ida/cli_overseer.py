@@ -16,7 +16,7 @@ from ida.tree import load_transcript
 
 console = Console(highlight=False)
 OverseerOpt = typer.Option("rules", "--overseer", help="rules (the task's local rules), oracle (ground truth) or human.")
-DbOpt = typer.Option(None, "--db", help="Experience database [default: $IDA_DB, else .ida/experience.sqlite].")
+DbOpt = typer.Option(None, "--db", help="Experience database (default: $IDA_DB, else .ida/experience.sqlite).")
 CorrectionsOpt = typer.Option(Path("transcripts/corrections"), help="Where corrected steps are saved as a transcript.")
 
 
@@ -52,7 +52,7 @@ def fix_cmd(
     task: str = typer.Argument(..., help="A built-in task (see `ida run --help`)."),
     seed: int = typer.Option(0, help="Seed of the generated question."),
     size: Optional[int] = typer.Option(None, help="Size of the question."),
-    target: Optional[str] = typer.Option(None, "--target", help="The right answer [default: the task's ground truth]."),
+    target: Optional[str] = typer.Option(None, "--target", help="The right answer (default: the task's ground truth)."),
     overseer: str = typer.Option("oracle", "--overseer", help="rules, oracle or human."),
     max_steps: int = typer.Option(5, help="Most forward-backward rounds."),
     db: Optional[Path] = DbOpt,

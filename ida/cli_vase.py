@@ -20,7 +20,7 @@ def vase_cmd(
     room: str = typer.Option(vase.DEFAULT_ROOM, "--room", help="Objects as NAME@POSITION[:fragile], comma-separated; "
                              "a .json file ({door, things: [{name, at, fragile}]}); or 'random' (see --seed)."),
     db: Optional[Path] = typer.Option(None, "--db", help="Experience database; lessons persist there, so a second "
-                                      "replay breaks nothing [default: a fresh temporary one]."),
+                                      "replay breaks nothing (default: a fresh temporary one)."),
     overseer: str = typer.Option("rules", "--overseer", help="rules (the scenario's local rules) or human (you assign the blame)."),
     seed: int = typer.Option(0, help="Seed for --room random."),
     save_dir: Path = typer.Option(Path("transcripts/vase"), help="Where both runs' transcripts are saved."),

@@ -14,6 +14,7 @@ import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
+import os
 from pathlib import Path
 from typing import Literal
 
@@ -148,6 +149,12 @@ def fts_query(words: list[str]) -> str:
     in user text are plain words, whatever the user typed.
     """
     return " OR ".join('"' + w.replace('"', '""') + '"' for w in words)
+
+
+def resolve_path(path: str | Path | None = None) -> Path:
+    """Where the experience database is: `path`, else $IDA_DB, else .ida/experience.sqlite here."""
+    env = os.environ.get("IDA_DB")
+    return Path(path) if path else Path(env) if env else Path.cwd() / ".ida" / "experience.sqlite"
 
 
 class ExperienceDB:

@@ -52,13 +52,13 @@ def distill_cmd(
     size: SizeOpt = typer.Option(SizeOpt.tiny, help="Model size."),
     steps: int = typer.Option(2000, min=1, help="Most training steps."),
     batch_size: int = typer.Option(32, min=1, help="Pairs per step."),
-    lr: Optional[float] = typer.Option(None, help="Peak learning rate [default: by size]."),
+    lr: Optional[float] = typer.Option(None, help="Peak learning rate (default: by size)."),
     eval_every: int = typer.Option(200, min=1, help="Evaluate and checkpoint every N steps."),
     patience: int = typer.Option(5, min=1, help="Stop after N evaluations without improvement."),
     held_out: float = typer.Option(0.1, min=0.0, max=0.9, help="Fraction of questions held out."),
     seed: int = typer.Option(0, help="Seed of the split, the initial weights and the batch order."),
     device: str = typer.Option("cpu", help="cpu or cuda."),
-    threads: Optional[int] = typer.Option(None, min=1, help="torch CPU threads [default: torch's choice]."),
+    threads: Optional[int] = typer.Option(None, min=1, help="torch CPU threads (default: torch's choice)."),
     resume: bool = typer.Option(False, "--resume", help="Continue from OUT/last if it is there."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show the progress bar."),
 ) -> None:
@@ -94,7 +94,7 @@ def eval_cmd(
     threshold: Optional[float] = typer.Option(None, help="Defer to the task's H below this confidence."),
     budget: int = typer.Option(500, min=1, help="Most actions per task question."),
     device: str = typer.Option("cpu", help="cpu or cuda."),
-    threads: Optional[int] = typer.Option(None, min=1, help="torch CPU threads [default: torch's choice]."),
+    threads: Optional[int] = typer.Option(None, min=1, help="torch CPU threads (default: torch's choice)."),
 ) -> None:
     """Score a checkpoint: exact match on transcripts, or right answers on a built-in task."""
     from ida.distill import DistilledPolicy, exact_match, load_checkpoint, load_pairs
@@ -132,7 +132,7 @@ def iterate_cmd(
     held_out: float = typer.Option(0.2, min=0.05, max=0.9, help="Fraction of questions held out."),
     seed: int = typer.Option(0, help="Seed."),
     device: str = typer.Option("cpu", help="cpu or cuda."),
-    threads: Optional[int] = typer.Option(None, min=1, help="torch CPU threads [default: torch's choice]."),
+    threads: Optional[int] = typer.Option(None, min=1, help="torch CPU threads (default: torch's choice)."),
     supervised: bool = typer.Option(True, "--supervised/--no-supervised", help="Also train on the ground truth."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show progress bars."),
 ) -> None:

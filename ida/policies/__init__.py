@@ -9,6 +9,8 @@ from __future__ import annotations
 from typing import Protocol, runtime_checkable
 
 from ida.actions import Action
+from ida.policies.human import HumanPolicy
+from ida.policies.memo import MemoPolicy
 from ida.policies.scripted import ScriptedPolicy, scripted
 from ida.workspace import Workspace
 
@@ -24,4 +26,4 @@ def policy_name(policy: object) -> str:
     return getattr(policy, "name", None) or type(policy).__name__
 
 
-__all__ = ["Policy", "ScriptedPolicy", "policy_name", "scripted"]
+__all__ = ["HumanPolicy", "MemoPolicy", "Policy", "ScriptedPolicy", "policy_name", "scripted"]
