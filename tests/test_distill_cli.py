@@ -17,7 +17,7 @@ import ida  # noqa: E402
 from ida.distill import CheckpointError, DatasetError, DistilledPolicy  # noqa: E402
 from ida.distill.cli import register  # noqa: E402
 from ida.distill.evaluate import evaluate_task  # noqa: E402
-from ida.distill.iterate import Amplify, iterate, task_questions  # noqa: E402
+from ida.distill.iterate import PENDING, Amplify, amplified_answers, iterate, task_questions  # noqa: E402
 from ida.errors import IdaError  # noqa: E402
 from ida.tasks import get as get_task  # noqa: E402
 
@@ -67,27 +67,50 @@ def test_user_mistakes_are_one_line_ida_errors(app, tmp_path):
     assert isinstance(r.exception, IdaError) and "unknown task" in str(r.exception)
 
 
-def test_amplify_has_h_decompose_the_root_and_the_model_answer_below():
-    model = SimpleNamespace(name="stub", act=lambda ws: "reply 2")
-    tree = ida.run("what is p^2(0) for p = [0->1 1->2 2->0]?", Amplify(get_task("permutation").policy, model))
+def test_amplify_has_h_decompose_the_root_and_answer_primitives():
+    task = get_task("permutation")
+    q = "what is p^4(0) for p = [0->1 1->2 2->0]?"
+    amp = Amplify(task, {"what is p^2(0) for p = [0->1 1->2 2->0]?": "2"})
+    tree = ida.run(q, amp)
     root = tree.root_node
-    assert [s.action for s in root.steps] == ["ask what is p^1(0) for p = $1?", "ask what is p^1(2) for p = $1?", "reply 2"]
-    assert all([s.action for s in n.steps] == ["reply 2"] for n in tree.nodes[1:])
+    assert root.steps[0].action == "ask what is p^2(0) for p = $1?" and root.steps[0].result == "2"
+    # p^2(2) is not answered yet: noted as missing, a failure for now
+    assert amp.missing == {"what is p^2(2) for p = [0->1 1->2 2->0]?"}
+    assert tree.nodes[2].answer_text == PENDING and ida.failed(tree.answer)
+    # a primitive question is H's: it reads the facts, no model involved
+    assert ida.run("what is p^3(1) for p = [0->1 1->2 2->0]?", Amplify(task, {})).answer == "1"
 
 
-def test_task_questions_include_every_subquestion():
-    roots, every = task_questions(get_task("permutation"), 5, None, 0)
-    assert set(roots) <= set(every) and len(every) > len(roots)
-    assert any("p^1(" in q for q in every)
+def test_amplified_answers_come_in_waves_and_count_h():
+    class Oracle:  # a stand-in model that knows the truth: amplification must then be exact
+        cfg = None
+
+        def generate_batch(self, prompts, max_new):
+            task = get_task("permutation")
+            return [SimpleNamespace(text=task.solve(p), finished=True) for p in prompts]
+
+    task = get_task("permutation")
+    questions = task_questions(task, 20, 4, 0)
+    answers, h_calls = amplified_answers(task, Oracle(), questions, max_new=4)
+    assert answers == {q: task.solve(q) for q in questions}
+    assert len(questions) <= h_calls <= 2 * len(questions)  # one decomposition each, plus the primitives
+
+
+def test_task_questions_are_distinct():
+    qs = task_questions(get_task("permutation"), 3000, 4, 0)
+    assert len(qs) == len(set(qs)) and len(qs) <= 24 * 4 * 6  # setting A has 576 questions in all
 
 
 def test_iterate_rounds_compare_with_supervised(tmp_path):
-    res = iterate("permutation", tmp_path, rounds=2, questions=30, steps=25, progress=False)
+    res = iterate("permutation", tmp_path, rounds=2, questions=60, steps=25)
     assert [r.round for r in res.rows] == [1, 2] and [r.steps for r in res.rows] == [25, 50]
     first = res.rows[0]
-    assert first.targets > 0 and first.targets_correct > 0.5  # round 1: H's base cases, which need no model
+    assert first.targets > 0 and first.h_calls >= res.train_questions and first.labels == res.train_questions
+    # round 1: questions whose subquestions are primitives (k = 2, 3) get right targets without any model
+    assert first.targets_correct > 0.2
     assert all(0 <= r.ida_exact_match <= 1 and r.supervised_exact_match is not None for r in res.rows)
-    assert (tmp_path / "ida-round-2" / "last" / "config.json").exists()
+    assert (tmp_path / "ida" / "config.json").exists() and (tmp_path / "supervised" / "config.json").exists()
+    assert res.plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_evaluate_answer_model_directly_and_with_deferral(tmp_path):

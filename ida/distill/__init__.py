@@ -18,7 +18,7 @@ _EXPORTS = {
     "model": ["SIZES", "ByteTransformer", "DistillError", "Generation", "ModelConfig", "model_config"],
     "policy": ["Deferring", "DistilledPolicy"],
     "train": ["TrainResult", "exact_match", "train"],
-    "iterate": ["Amplify", "IterateResult", "IterateRow", "iterate"],
+    "iterate": ["Amplify", "IterateResult", "IterateRow", "amplified_answers", "iterate"],
     "evaluate": ["TaskScore", "evaluate_task"],
 }
 _WHERE = {name: mod for mod, names in _EXPORTS.items() for name in names}
@@ -57,5 +57,5 @@ if TYPE_CHECKING:
     from ida.distill.model import SIZES, ByteTransformer, DistillError, Generation, ModelConfig, model_config
     from ida.distill.policy import Deferring, DistilledPolicy
     from ida.distill.train import TrainResult, exact_match, train
-    from ida.distill.iterate import Amplify, IterateResult, IterateRow, iterate
+    from ida.distill.iterate import Amplify, IterateResult, IterateRow, amplified_answers, iterate
     from ida.distill.evaluate import TaskScore, evaluate_task

@@ -121,40 +121,39 @@ def eval_cmd(
 
 
 def iterate_cmd(
-    task: str = typer.Argument(..., help="Built-in task: permutation, multiply, sorted, length, ..."),
-    rounds: int = typer.Option(3, min=1, help="Rounds of amplification and distillation."),
-    out: Path = typer.Option(Path("runs/iterate"), "--out", "-o", help="Folder for each round's checkpoints."),
-    questions: int = typer.Option(200, min=1, help="Root questions (their subquestions come along)."),
-    task_size: Optional[int] = typer.Option(None, help="Size of the task questions."),
-    steps: int = typer.Option(400, min=1, help="Training steps per round (for both models)."),
+    task: str = typer.Argument(..., help="Built-in task: permutation, multiply, sorted, length, weights."),
+    rounds: int = typer.Option(10, min=1, help="Rounds: each refreshes the amplified targets, then trains."),
+    steps: int = typer.Option(200, min=1, help="Training steps per round (the same for both arms)."),
+    out: Path = typer.Option(Path("runs/iterate"), "--out", "-o", help="Folder for both arms' models and curves.png."),
+    questions: int = typer.Option(2000, min=2, help="Generated questions (distinct ones are kept), split train/held-out."),
+    task_size: Optional[int] = typer.Option(None, help="Size of the task questions (permutation: elements)."),
     size: SizeOpt = typer.Option(SizeOpt.tiny, help="Model size."),
-    batch_size: int = typer.Option(32, min=1, help="Pairs per step."),
-    held_out: float = typer.Option(0.2, min=0.05, max=0.9, help="Fraction of questions held out."),
+    batch_size: int = typer.Option(64, min=1, help="Pairs per step."),
+    held_out: float = typer.Option(0.1, min=0.01, max=0.9, help="Fraction of questions held out."),
     seed: int = typer.Option(0, help="Seed."),
     device: str = typer.Option("cpu", help="cpu or cuda."),
     threads: Optional[int] = typer.Option(None, min=1, help="torch CPU threads (default: torch's choice)."),
-    supervised: bool = typer.Option(True, "--supervised/--no-supervised", help="Also train on the ground truth."),
-    progress: bool = typer.Option(True, "--progress/--no-progress", help="Show progress bars."),
+    supervised: bool = typer.Option(True, "--supervised/--no-supervised", help="Also train an arm on the ground truth."),
 ) -> None:
-    """The amplification loop: Amplify(H, model)'s answers train the next model; compared with ground truth."""
+    """The amplification loop: Amplify(H, model)'s answers train the model; a supervised arm for comparison."""
     from ida.distill.iterate import iterate
 
     _threads(threads)
+    t = Table(title=f"iterate {task}")
+    for col in ("round", "steps", "targets right", "IDA held-out", "supervised held-out", "calls to H", "labels", "seconds"):
+        t.add_column(col, justify="right")
 
     def show(row) -> None:  # a line per round as it finishes: rounds take a while
-        console.print(f"round {row.round}: {row.targets} targets ({_pct(row.targets_correct)} right), held-out "
+        console.print(f"round {row.round} ({row.steps} steps): targets {_pct(row.targets_correct)} right; held-out "
                       f"IDA {_pct(row.ida_exact_match)}, supervised {_pct(row.supervised_exact_match)}")
+        t.add_row(str(row.round), str(row.steps), _pct(row.targets_correct), _pct(row.ida_exact_match),
+                  _pct(row.supervised_exact_match), str(row.h_calls), str(row.labels), f"{row.seconds:.0f}")
 
-    res = iterate(task, out, rounds=rounds, questions=questions, task_size=task_size, steps=steps, size=size.value,
-                  batch_size=batch_size, held_out=held_out, seed=seed, device=device, supervised=supervised,
-                  progress=progress, on_row=show)
-    t = Table(title=f"iterate {res.task}: {res.train_questions} training questions, {res.heldout_questions} held-out roots")
-    for col in ("round", "steps", "targets", "targets right", "IDA held-out", "supervised held-out", "seconds"):
-        t.add_column(col, justify="right")
-    for r in res.rows:
-        t.add_row(str(r.round), str(r.steps), str(r.targets), _pct(r.targets_correct), _pct(r.ida_exact_match),
-                  _pct(r.supervised_exact_match), f"{r.seconds:.0f}")
+    res = iterate(task, out, rounds=rounds, steps=steps, questions=questions, task_size=task_size, size=size.value,
+                  batch_size=batch_size, held_out=held_out, seed=seed, device=device, supervised=supervised, on_row=show)
+    t.caption = f"{res.train_questions} training questions, {res.heldout_questions} held out; models in {res.out_dir}"
     console.print(t)
+    console.print(f"curves: {res.plot} (blue: IDA, orange: supervised)")
 
 
 def register(app: typer.Typer) -> None:

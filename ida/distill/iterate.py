@@ -1,162 +1,254 @@
 """The amplification loop: the answers of Amplify(H, model) become the model's next targets.
 
-Amplify(H, M) lets the scripted decomposer H work at the root question and has the
-answer model M answer each subquestion in one step. Round r trains M on Amplify(H, M)'s
-answers to the training questions; no ground truth is used for training. A supervised
-model trained on the ground truth for the same number of steps is the yardstick, and
-both are scored on held-out root questions (the only use of the ground truth).
+Amplify(H, M) runs the engine with the scripted decomposer H at the root and on the
+task's primitive questions (σ^1(x) is read off the facts), and the answer model M on
+every other subquestion. Each round, the amplified answers to the training questions
+become M's targets and M trains for a fixed number of steps; no ground truth is used.
+A supervised model, from the same initial weights, trains on the ground truth for the
+same steps with the same schedule: the yardstick. Both are scored on held-out questions,
+the only other use of the ground truth.
 """
 
 from __future__ import annotations
 
+import random
 import time
 from pathlib import Path
 from typing import Any, Callable
 
 import torch
+import torch.nn.functional as F
 from pydantic import BaseModel
 
-from ida.distill.checkpoint import load_checkpoint
-from ida.distill.data import Pair, split
-from ida.distill.model import ByteTransformer, model_config, resolve_device
-from ida.distill.policy import DistilledPolicy
-from ida.distill.train import exact_match, train
-from ida.engine import failed, run
+from ida.distill.checkpoint import CheckpointMeta, save_checkpoint
+from ida.distill.data import Pair, data_hash, split
+from ida.distill.model import ByteTransformer, encode_pair, model_config, resolve_device
+from ida.distill.train import IGNORE, LR, _collate, _lr_at, exact_match
+from ida.engine import FAILED, failed, run
 from ida.errors import IdaError
 from ida.tasks import Task
 from ida.tasks import get as get_task
+from ida.workspace import Workspace
 
-# What a script may raise when it is handed a model's nonsense as a subanswer (int("x7"), ...).
-SCRIPT_ERRORS = (ValueError, AssertionError, KeyError, IndexError, TypeError, RuntimeError)
+PENDING = FAILED + "waiting for the model"
 
 
 class Amplify:
-    """Amplify(H, M): H decomposes the root question; M answers every subquestion in one step."""
+    """Amplify(H, M): H at the root and on primitive questions, M's answers for the other subquestions.
 
-    def __init__(self, h: Any, model: DistilledPolicy) -> None:
-        self.h, self.model = h, model
-        self.name = f"amplify({getattr(h, 'name', 'H')}, {model.name})"
+    M's answers come from `answers` (filled in batches by `amplified_answers`); a subquestion
+    not answered yet is noted in `missing` and answered as a failure for now.
+    """
 
-    def act(self, workspace: Any) -> Any:
-        return self.h.act(workspace) if workspace.depth == 0 else self.model.act(workspace)
+    def __init__(self, task: Task, answers: dict[str, str]) -> None:
+        self.task, self.answers = task, answers
+        self.missing: set[str] = set()
+        self.h_calls = 0  # nodes H worked on: decompositions and primitive answers
+        self.name = f"amplify({task.policy.name}, model)"
+
+    def act(self, ws: Workspace) -> Any:
+        q = ws.question_text
+        if ws.depth == 0 or self.task.primitive(q):
+            if ws.policy_state is None:
+                self.h_calls += 1
+            return self.task.policy.act(ws)
+        if q not in self.answers:
+            self.missing.add(q)
+            return f"reply {PENDING}"
+        return f"reply {self.answers[q]}"
+
+
+def model_answers(model: ByteTransformer, questions: list[str], max_new: int, batch_size: int = 128) -> dict[str, str]:
+    """The model's greedy answers, batched; an unfinished or empty answer is a failure."""
+    out = {}
+    for i in range(0, len(questions), batch_size):
+        chunk = questions[i : i + batch_size]
+        for q, g in zip(chunk, model.generate_batch(chunk, max_new)):
+            text = g.text.strip()
+            out[q] = text if g.finished and text else FAILED + "no answer"
+    return out
+
+
+def amplified_answers(task: Task, model: ByteTransformer, questions: list[str], max_new: int,
+                      script_errors: tuple[type[Exception], ...] = (ValueError, KeyError, IndexError)) -> tuple[dict[str, str], int]:
+    """Amplify(H, M)'s answer to each question, and how many nodes H worked on.
+
+    The trees are run in waves: a wave collects the subquestions M has not answered yet,
+    M answers them all in one batch, and the next wave runs again with those answers,
+    until no tree is waiting (as many waves as subquestions depend on each other).
+    """
+    answers: dict[str, str] = {}
+    while True:
+        amp = Amplify(task, answers)
+        results = {}
+        for q in questions:
+            try:
+                results[q] = run(q, amp, budget=1_000, task=task.name).answer or FAILED + "no answer"
+            except script_errors:  # H handed nonsense by an untrained model (int("x7")): no target
+                results[q] = FAILED + "H could not use the model's answers"
+        if not amp.missing:
+            return results, amp.h_calls
+        answers.update(model_answers(model, sorted(amp.missing), max_new))
+
+
+class Learner:
+    """A model, its optimizer and one warmup-cosine schedule over all rounds."""
+
+    def __init__(self, model: ByteTransformer, total_steps: int, lr: float, seed: int) -> None:
+        self.model, self.total, self.lr, self.seed = model, total_steps, lr, seed
+        decay = [p for p in model.parameters() if p.dim() >= 2]
+        rest = [p for p in model.parameters() if p.dim() < 2]
+        self.opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.01}, {"params": rest, "weight_decay": 0.0}],
+                                     lr=lr, betas=(0.9, 0.95))
+        self.step = 0
+
+    def fit(self, pairs: list[Pair], steps: int, batch_size: int) -> float:
+        """Train `steps` steps on `pairs`; returns the mean loss. Batches depend on (seed, step) only."""
+        cfg, dev = self.model.cfg, self.model.device
+        encoded = [encode_pair(p.prompt, p.completion, cfg) for p in pairs]
+        self.model.train()
+        total = 0.0
+        for _ in range(steps):
+            rng = random.Random(self.seed * 1_000_003 + self.step)
+            idx = [rng.randrange(len(encoded)) for _ in range(batch_size)]
+            for g in self.opt.param_groups:
+                g["lr"] = _lr_at(self.step, self.total, max(1, self.total // 20), self.lr)
+            inp, tgt = _collate(encoded, idx, dev)
+            logits = self.model(inp)
+            loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), tgt.reshape(-1), ignore_index=IGNORE)
+            self.opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
+            self.opt.step()
+            self.step += 1
+            total += loss.item()
+        return total / max(1, steps)
 
 
 class IterateRow(BaseModel):
     round: int
     steps: int  # training steps so far, the same for both models
-    targets: int  # amplified targets that were not failures
-    targets_correct: float  # of those, the fraction equal to the ground truth
-    ida_exact_match: float  # held-out root questions, the model answering alone
+    targets: int  # amplified answers that were not failures
+    targets_correct: float  # of this round's training questions, the fraction whose amplified answer is right
+    h_calls: int  # nodes H worked on so far, over all rounds (the amplification arm's cost in H)
+    labels: int  # ground-truth labels the supervised arm has used (distinct questions)
+    ida_exact_match: float  # held-out questions, the model answering alone
+    ida_train_exact_match: float
     supervised_exact_match: float | None = None
-    seconds: float
+    supervised_train_exact_match: float | None = None
+    seconds: float  # wall time of the whole run so far
 
 
 class IterateResult(BaseModel):
     task: str
+    size: str
     train_questions: int
     heldout_questions: int
     rows: list[IterateRow]
     out_dir: Path
+    plot: Path | None = None
 
 
-def task_questions(task: Task, n: int, size: int | None, seed: int, budget: int = 10_000) -> tuple[list[str], list[str]]:
-    """(roots, every question in H's trees for them): the distribution the model must answer."""
-    roots: dict[str, None] = {}
-    every: dict[str, None] = {}
-    for i in range(n):
-        q = task.instance(seed + i, size).question
-        roots[q] = None
-        tree = run(q, task.policy, budget=budget, task=task.name)
-        every.update((node.question.text(), None) for node in tree.nodes)
-    return list(roots), list(every)
-
-
-def _truth(task: Task, questions: list[str]) -> dict[str, str]:
-    out = {}
-    for q in questions:
-        try:
-            out[q] = task.solve(q)
-        except ValueError:
-            pass  # a question the task cannot check (H may ask helper questions): no ground truth
-    return out
-
-
-def amplified_targets(task: Task, model: DistilledPolicy, questions: list[str], budget: int = 200) -> list[Pair]:
-    """Amplify(H, M)'s answer to each question, failures left out."""
-    model.prefill(questions)  # most subquestions are themselves training questions: one batched pass
-    amp = Amplify(task.policy, model)
-    pairs = []
-    for q in questions:
-        try:
-            answer = run(q, amp, budget=budget, task=task.name).answer
-        except SCRIPT_ERRORS:
-            continue
-        if not failed(answer):
-            pairs.append(Pair(q, answer, q))  # type: ignore[arg-type]
-    return pairs
+def task_questions(task: Task, n: int, size: int | None, seed: int) -> list[str]:
+    """Up to `n` distinct generated questions (a small task has fewer than `n`)."""
+    return list(dict.fromkeys(task.instance(seed + i, size).question for i in range(n)))
 
 
 def iterate(
     task_name: str,
     out_dir: str | Path,
-    rounds: int = 3,
-    questions: int = 200,
+    rounds: int = 10,
+    steps: int = 200,
+    questions: int = 2_000,
     task_size: int | None = None,
-    steps: int = 400,
     size: str = "tiny",
-    batch_size: int = 32,
-    held_out: float = 0.2,
+    batch_size: int = 64,
+    held_out: float = 0.1,
     seed: int = 0,
     device: str = "cpu",
     supervised: bool = True,
-    progress: bool = True,
+    lr: float | None = None,
     on_row: Callable[[IterateRow], None] | None = None,
+    max_eval: int = 512,
+    max_seconds: float | None = None,
+    targets_per_round: int | None = None,
 ) -> IterateResult:
-    """Run `rounds` of amplification and distillation on a built-in task."""
-    if rounds < 1 or questions < 1 or steps < 1:
-        raise IdaError("rounds, questions and steps must each be at least 1")
+    """Run `rounds` rounds of amplification and distillation on a built-in task.
+
+    With `max_seconds`, stop after the round that crosses it: both arms always stop together.
+    With `targets_per_round`, each round amplifies a fresh sample of that many training
+    questions instead of all of them (a big question set costs less per round).
+    """
+    if rounds < 1 or questions < 2 or steps < 1:
+        raise IdaError("rounds and steps must be at least 1, questions at least 2")
     task = get_task(task_name)
     dev = resolve_device(device)
     out = Path(out_dir)
-    roots, every = task_questions(task, questions, task_size, seed)
-    truth = _truth(task, every)
-    # Split every question by hash: a held-out root's answer is never a training target.
-    qpairs = [Pair(q, truth.get(q, ""), q) for q in every]
-    train_q, held_q = (list(dict.fromkeys(p.question for p in s)) for s in split(qpairs, held_out, seed))
-    held_roots = [q for q in held_q if q in set(roots) and q in truth] or [q for q in held_q if q in truth]
-    if not held_roots:
-        raise IdaError(f"task {task_name}: too few questions to hold any out; ask for more than {questions}")
-    heldout_pairs = [Pair(q, truth[q], q) for q in held_roots]
-    sup_pairs = [Pair(q, truth[q], q) for q in train_q if q in truth]
-    # An untrained model never says EOS; capping its answers keeps round 1 from writing 64 bytes of noise each.
-    max_answer = 2 * max((len(a.encode()) for a in truth.values()), default=16) + 8
+    start = time.perf_counter()
+    roots = task_questions(task, questions, task_size, seed)
+    truth = {q: task.solve(q) for q in roots}
+    train_pairs, held_pairs = split([Pair(q, truth[q], q) for q in roots], held_out, seed)
+    if not held_pairs or not train_pairs:
+        raise IdaError(f"task {task_name}: {len(roots)} distinct questions are too few to split; ask for more")
+    train_q = [p.question for p in train_pairs]
+    held_eval = random.Random(seed).sample(held_pairs, min(max_eval, len(held_pairs)))
+    train_eval = random.Random(seed).sample(train_pairs, min(max_eval, len(train_pairs)))
+    max_new = 2 * max(len(a.encode()) for a in truth.values()) + 2  # an untrained model would babble on
 
     torch.manual_seed(seed)
-    ida_model = ByteTransformer(model_config(size)).to(dev)
-    sup_model: ByteTransformer | None = ByteTransformer(model_config(size)).to(dev) if supervised else None
-    if sup_model is not None:
-        sup_model.load_state_dict(ida_model.state_dict())  # both start from the same weights
-    common: dict[str, Any] = dict(size=size, steps=steps, batch_size=batch_size, eval_every=steps, seed=seed,
-                                  device=device, mode="answer", progress=progress, early_stop=False)
+    cfg = model_config(size)
+    peak = lr or LR.get(size, 1e-3)
+    ida_model = ByteTransformer(cfg).to(dev)
+    ida = Learner(ida_model, rounds * steps, peak, seed)
+    sup: Learner | None = None
+    if supervised:
+        twin = ByteTransformer(cfg).to(dev)
+        twin.load_state_dict(ida_model.state_dict())  # both arms start from the same weights
+        sup = Learner(twin, rounds * steps, peak, seed)
+
     rows: list[IterateRow] = []
+    h_calls = 0
     for r in range(1, rounds + 1):
-        t0 = time.perf_counter()
-        policy = DistilledPolicy(ida_model, mode="answer", name=f"model-round-{r - 1}", max_new=max_answer)
-        targets = amplified_targets(task, policy, train_q)
-        correct = sum(truth.get(p.question) == p.completion for p in targets) / len(targets) if targets else 0.0
+        ida_model.eval()
+        asked = train_q if not targets_per_round else random.Random(seed + r).sample(train_q, min(targets_per_round, len(train_q)))
+        answers, calls = amplified_answers(task, ida_model, asked, max_new)
+        h_calls += calls
+        targets = [Pair(q, a, q) for q, a in answers.items() if not failed(a)]
         if targets:
-            res = train(targets, heldout_pairs, out / f"ida-round-{r}", init=ida_model, **common)
-            ida_model = load_checkpoint(res.last_dir, dev)[0]
-        sup_em = None
-        if sup_model is not None and sup_pairs:
-            res = train(sup_pairs, heldout_pairs, out / f"supervised-round-{r}", init=sup_model, **common)
-            sup_model = load_checkpoint(res.last_dir, dev)[0]
-            sup_em = exact_match(sup_model, heldout_pairs)
-        row = IterateRow(round=r, steps=r * steps, targets=len(targets), targets_correct=correct,
-                         ida_exact_match=exact_match(ida_model, heldout_pairs), supervised_exact_match=sup_em,
-                         seconds=time.perf_counter() - t0)
+            ida.fit(targets, steps, batch_size)
+        else:  # nothing usable yet: the step count still advances so both arms stay level
+            ida.step += steps
+        if sup is not None:
+            sup.fit(list(train_pairs), steps, batch_size)
+        row = IterateRow(
+            round=r, steps=r * steps, targets=len(targets),
+            targets_correct=sum(answers[q] == truth[q] for q in asked) / len(asked),
+            h_calls=h_calls, labels=len(train_pairs) if sup is not None else 0,
+            ida_exact_match=exact_match(ida_model, held_eval), ida_train_exact_match=exact_match(ida_model, train_eval),
+            supervised_exact_match=exact_match(sup.model, held_eval) if sup else None,
+            supervised_train_exact_match=exact_match(sup.model, train_eval) if sup else None,
+            seconds=time.perf_counter() - start,
+        )
         rows.append(row)
+        _save(out / "ida", ida_model, size, cfg, targets or train_pairs, r * steps, row.ida_exact_match)
+        if sup is not None:
+            _save(out / "supervised", sup.model, size, cfg, train_pairs, r * steps, row.supervised_exact_match or 0.0)
         if on_row is not None:
             on_row(row)
-    return IterateResult(task=task.name, train_questions=len(train_q), heldout_questions=len(heldout_pairs),
-                         rows=rows, out_dir=out)
+        if max_seconds is not None and row.seconds >= max_seconds:
+            break
+    result = IterateResult(task=task.name, size=size, train_questions=len(train_pairs),
+                           heldout_questions=len(held_pairs), rows=rows, out_dir=out)
+    from ida.distill.plot import curves_png
+
+    result.plot = curves_png(out / "curves.png", [r.steps for r in rows],
+                             {"IDA": [r.ida_exact_match for r in rows],
+                              **({"supervised": [r.supervised_exact_match or 0.0 for r in rows]} if supervised else {})})
+    return result
+
+
+def _save(where: Path, model: ByteTransformer, size: str, cfg: Any, pairs: Any, step: int, em: float) -> None:
+    """Each arm's latest model, loadable by `ida eval` and `DistilledPolicy`."""
+    meta = CheckpointMeta(size=size, model=cfg, data_hash=data_hash(list(pairs)), mode="answer", step=step,
+                          metrics={"exact_match": em})
+    save_checkpoint(where, model, None, meta)

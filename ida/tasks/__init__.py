@@ -27,6 +27,7 @@ class Task:
     default_size: int
     rules: tuple[Rule, ...] = ()  # local backward rules for the RuleOverseer
     facts: tuple[tuple[str, str], ...] = ()  # experience-database entries a run needs (key, sentence)
+    primitive: Callable[[str], bool] = lambda q: False  # questions H answers outright, never decomposing
 
     def instance(self, seed: int = 0, size: int | None = None) -> Instance:
         size = self.default_size if size is None else size

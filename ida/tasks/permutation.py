@@ -85,5 +85,11 @@ def generate(rng: random.Random, size: int) -> str:
     return question(rng.randint(2, max(2, 2 * size - 1)), rng.randrange(size), facts)
 
 
+def primitive(q: str) -> bool:
+    """σ^1(x) is read off the facts."""
+    m = QUESTION.fullmatch(q)
+    return m is not None and m.group(1) == "1"
+
+
 TASK = Task("permutation", "σ^k(x) by repeated squaring", generate, solve, h, default_size=4,
-            rules=(backward_rule,))
+            rules=(backward_rule,), primitive=primitive)
