@@ -72,3 +72,14 @@ def test_missing_and_empty_files(tmp_path):
     (tmp_path / "empty.jsonl").write_text("")
     with pytest.raises(TranscriptError, match="empty"):
         load_transcript(tmp_path / "empty.jsonl")
+
+
+def test_shipped_example_transcripts_load():
+    from pathlib import Path
+
+    folder = Path(__file__).resolve().parents[1] / "transcripts" / "examples"
+    files = sorted(folder.glob("*.jsonl"))
+    assert len(files) >= 5
+    for f in files:
+        tree = load_transcript(f)
+        assert len(tree) >= 1 and tree.to_networkx().number_of_nodes() == len(tree)
