@@ -54,6 +54,8 @@ def test_distill_then_eval(app, perm_transcripts, tmp_path):
     assert r.exit_code == 0 and "exact match on" in r.output, r.output
     r = invoke(app, "eval", out, "--task", "permutation", "--questions", 2, "--budget", 30)
     assert r.exit_code == 0 and "permutation: 2 questions" in r.output, r.output
+    r = invoke(app, "eval", out, "permutation", "--n", 3, "--budget", 30)  # the documented form: MODEL TASK --n N
+    assert r.exit_code == 0 and "permutation: 3 questions" in r.output, r.output
     r = invoke(app, "eval", out, "--task", "permutation", "--threshold", 0.5)
     assert isinstance(r.exception, IdaError) and "answer model" in str(r.exception)
 

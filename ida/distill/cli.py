@@ -86,9 +86,10 @@ def distill_cmd(
 
 def eval_cmd(
     checkpoint: Path = typer.Argument(..., help="A checkpoint folder, or a run folder (its best checkpoint)."),
-    transcripts: Optional[list[Path]] = typer.Argument(None, help="Score exact match on the pairs of these transcripts."),
+    what: Optional[list[str]] = typer.Argument(None, help="A built-in task to run the model on (e.g. permutation), "
+                                               "and/or transcripts to score exact match on."),
     task: Optional[str] = typer.Option(None, help="Run the model on generated questions of this built-in task."),
-    questions: int = typer.Option(50, min=1, help="How many task questions."),
+    questions: int = typer.Option(50, "--n", "--questions", min=1, help="How many task questions."),
     seed: int = typer.Option(1000, help="Seed of the first task question (training used 0 and up)."),
     task_size: Optional[int] = typer.Option(None, help="Size of the task questions."),
     threshold: Optional[float] = typer.Option(None, help="Defer to the task's H below this confidence."),
@@ -99,10 +100,16 @@ def eval_cmd(
     """Score a checkpoint: exact match on transcripts, or right answers on a built-in task."""
     from ida.distill import DistilledPolicy, exact_match, load_checkpoint, load_pairs
 
-    _threads(threads)
+    from ida.tasks import all_tasks
 
+    _threads(threads)
+    named = [w for w in what or [] if w in all_tasks()]
+    transcripts = [Path(w) for w in what or [] if w not in all_tasks()]
+    if len(named) > 1 or (named and task):
+        raise IdaError("name one task")
+    task = task or (named[0] if named else None)
     if not transcripts and task is None:
-        raise IdaError("give transcripts to score, or --task")
+        raise IdaError("give a task (e.g. `ida eval MODEL permutation`) or transcripts to score")
     model, meta = load_checkpoint(checkpoint, device)
     console.print(f"[dim]{checkpoint}: {meta.size} {meta.mode} model, step {meta.step}, data {meta.data_hash}[/]")
     if transcripts:

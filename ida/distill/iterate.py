@@ -187,10 +187,12 @@ def iterate(
     start = time.perf_counter()
     roots = task_questions(task, questions, task_size, seed)
     truth = {q: task.solve(q) for q in roots}
-    train_pairs, held_pairs = split([Pair(q, truth[q], q) for q in roots], held_out, seed)
+    # Split by family (permutation: the permutation), so that the questions Amplify(H, M) asks M
+    # about a training question are never held-out questions: nothing held out shapes a target.
+    train_pairs, held_pairs = split([Pair(q, truth[q], task.family(q)) for q in roots], held_out, seed)
     if not held_pairs or not train_pairs:
         raise IdaError(f"task {task_name}: {len(roots)} distinct questions are too few to split; ask for more")
-    train_q = [p.question for p in train_pairs]
+    train_q = [p.prompt for p in train_pairs]
     held_eval = random.Random(seed).sample(held_pairs, min(max_eval, len(held_pairs)))
     train_eval = random.Random(seed).sample(train_pairs, min(max_eval, len(train_pairs)))
     max_new = 2 * max(len(a.encode()) for a in truth.values()) + 2  # an untrained model would babble on
@@ -213,7 +215,7 @@ def iterate(
         asked = train_q if not targets_per_round else random.Random(seed + r).sample(train_q, min(targets_per_round, len(train_q)))
         answers, calls = amplified_answers(task, ida_model, asked, max_new)
         h_calls += calls
-        targets = [Pair(q, a, q) for q, a in answers.items() if not failed(a)]
+        targets = [Pair(q, a, task.family(q)) for q, a in answers.items() if not failed(a)]
         if targets:
             ida.fit(targets, steps, batch_size)
         else:  # nothing usable yet: the step count still advances so both arms stay level

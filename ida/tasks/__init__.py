@@ -28,6 +28,8 @@ class Task:
     rules: tuple[Rule, ...] = ()  # local backward rules for the RuleOverseer
     facts: tuple[tuple[str, str], ...] = ()  # experience-database entries a run needs (key, sentence)
     primitive: Callable[[str], bool] = lambda q: False  # questions H answers outright, never decomposing
+    # Questions of one family are held out together, so no subquestion of a training question is held out.
+    family: Callable[[str], str] = lambda q: q
 
     def instance(self, seed: int = 0, size: int | None = None) -> Instance:
         size = self.default_size if size is None else size

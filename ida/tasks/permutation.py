@@ -91,5 +91,11 @@ def primitive(q: str) -> bool:
     return m is not None and m.group(1) == "1"
 
 
+def family(q: str) -> str:
+    """A question's permutation: every subquestion H asks is about the same one."""
+    m = QUESTION.fullmatch(q)
+    return m.group(3) if m else q
+
+
 TASK = Task("permutation", "σ^k(x) by repeated squaring", generate, solve, h, default_size=4,
-            rules=(backward_rule,), primitive=primitive)
+            rules=(backward_rule,), primitive=primitive, family=family)
