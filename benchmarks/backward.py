@@ -69,6 +69,7 @@ def main() -> None:
     result = {
         "rows": rows,
         "slope_log_backward_vs_log_nodes": round(slope([r["nodes"] for r in rows], [r["backward_s"] for r in rows]), 3),
+        "slope_log_backward_last_decade": round(slope([r["nodes"] for r in rows[-2:]], [r["backward_s"] for r in rows[-2:]]), 3),
         "slope_log_forward_vs_log_nodes": round(slope([r["nodes"] for r in rows], [r["forward_s"] for r in rows]), 3),
         "backward_over_forward_at_largest": rows[-1]["backward_over_forward"],
         "targets": {"slope_max": 1.05, "backward_over_forward_max": 1.0},

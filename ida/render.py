@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from rich.panel import Panel
 from rich.text import Text
 from rich.tree import Tree as RichTree
 
@@ -54,10 +53,6 @@ def tree_view(tree: Tree, depth: int = 4, marks: dict[int, str] | None = None, w
     return view
 
 
-def workspace_panel(text: str, title: str = "workspace", subtitle: str = "") -> Panel:
-    return Panel(Text(text), title=title, subtitle=subtitle, expand=False)
-
-
 def report_view(report, limit: int = 200) -> RichTree:
     """The path of blame: the tree cut down to the nodes the pass visited, each with its
     target and verdict; nodes the pass never reached are left out."""
@@ -65,7 +60,7 @@ def report_view(report, limit: int = 200) -> RichTree:
     visits = {v.node: v for v in report.visits}
     conflicts = {c.node: c for c in report.conflicts}
     title = Text(f"backward pass ({report.overseer}): {len(report.visits)} nodes visited, "
-                 f"{len(report.blamed)} blamed, {len(report.conflicts)} conflicts",
+                 f"{len(report.blamed)} blamed, {len(report.unexplained)} unexplained, {len(report.conflicts)} conflicts",
                  style="bold")
     view = RichTree(title)
     if not report.visits:
