@@ -89,13 +89,28 @@ def test_amplified_answers_come_in_waves_and_count_h():
 
         def generate_batch(self, prompts, max_new):
             task = get_task("permutation")
-            return [SimpleNamespace(text=task.solve(p), finished=True) for p in prompts]
+            return [SimpleNamespace(text=task.solve(p), finished=True, confidence=1.0) for p in prompts]
 
     task = get_task("permutation")
     questions = task_questions(task, 20, 4, 0)
     answers, h_calls = amplified_answers(task, Oracle(), questions, max_new=4)
     assert answers == {q: task.solve(q) for q in questions}
     assert len(questions) <= h_calls <= 2 * len(questions)  # one decomposition each, plus the primitives
+
+
+def test_an_unsure_model_defers_and_makes_no_target():
+    class Unsure:  # right, but never confident
+        def generate_batch(self, prompts, max_new):
+            task = get_task("permutation")
+            return [SimpleNamespace(text=task.solve(p), finished=True, confidence=0.3) for p in prompts]
+
+    task = get_task("permutation")
+    easy = "what is p^3(0) for p = [0->1 1->2 2->0]?"  # subquestions are primitives: H alone
+    hard = "what is p^4(0) for p = [0->1 1->2 2->0]?"  # needs the model's p^2
+    answers, _ = amplified_answers(task, Unsure(), [easy, hard], max_new=4, min_confidence=0.5)
+    assert answers[easy] == "0" and ida.failed(answers[hard])
+    answers, _ = amplified_answers(task, Unsure(), [easy, hard], max_new=4, min_confidence=0.0)
+    assert answers[hard] == task.solve(hard)
 
 
 def test_task_questions_are_distinct():
@@ -136,3 +151,14 @@ def test_wired_into_the_ida_command():
     r = subprocess.run([sys.executable, "-m", "ida", "distill", str(ROOT / "no-such-folder"), "--out", "x"],
                        capture_output=True, text=True, env={"PYTHONPATH": str(ROOT), "PATH": ""}, cwd=ROOT)
     assert r.returncode == 2 and r.stderr.count("\n") == 1 and "no-such-folder" in r.stderr
+
+
+def test_split_exact_holds_out_whole_families_in_exact_number():
+    from ida.distill.data import Pair, split_exact
+
+    task = get_task("permutation")
+    qs = task_questions(task, 3000, 4, 0)
+    train, held = split_exact([Pair(q, "", task.family(q)) for q in qs], 0.2, 0)
+    held_families = {p.question for p in held}
+    assert len(held_families) == 5  # 20% of the 24 permutations, rounded
+    assert not held_families & {p.question for p in train}

@@ -141,6 +141,8 @@ def iterate_cmd(
     device: str = typer.Option("cpu", help="cpu or cuda."),
     threads: Optional[int] = typer.Option(None, min=1, help="torch CPU threads (default: torch's choice)."),
     supervised: bool = typer.Option(True, "--supervised/--no-supervised", help="Also train an arm on the ground truth."),
+    min_confidence: float = typer.Option(0.7, min=0.0, max=1.0, help="A subanswer the model is less sure of makes "
+                                         "no target that round (the model defers)."),
 ) -> None:
     """The amplification loop: Amplify(H, model)'s answers train the model; a supervised arm for comparison."""
     from ida.distill.iterate import iterate
@@ -157,7 +159,8 @@ def iterate_cmd(
                   _pct(row.supervised_exact_match), str(row.h_calls), str(row.labels), f"{row.seconds:.0f}")
 
     res = iterate(task, out, rounds=rounds, steps=steps, questions=questions, task_size=task_size, size=size.value,
-                  batch_size=batch_size, held_out=held_out, seed=seed, device=device, supervised=supervised, on_row=show)
+                  batch_size=batch_size, held_out=held_out, seed=seed, device=device, supervised=supervised,
+                  min_confidence=min_confidence, on_row=show)
     t.caption = f"{res.train_questions} training questions, {res.heldout_questions} held out; models in {res.out_dir}"
     console.print(t)
     console.print(f"curves: {res.plot} (blue: IDA, orange: supervised)")

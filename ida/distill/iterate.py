@@ -17,13 +17,12 @@ from pathlib import Path
 from typing import Any, Callable
 
 import torch
-import torch.nn.functional as F
 from pydantic import BaseModel
 
 from ida.distill.checkpoint import CheckpointMeta, save_checkpoint
-from ida.distill.data import Pair, data_hash, split
+from ida.distill.data import Pair, data_hash, split_exact
 from ida.distill.model import ByteTransformer, encode_pair, model_config, resolve_device
-from ida.distill.train import IGNORE, LR, _collate, _lr_at, exact_match
+from ida.distill.train import LR, lr_at, exact_match, make_optimizer, train_step
 from ida.engine import FAILED, failed, run
 from ida.errors import IdaError
 from ida.tasks import Task
@@ -58,19 +57,24 @@ class Amplify:
         return f"reply {self.answers[q]}"
 
 
-def model_answers(model: ByteTransformer, questions: list[str], max_new: int, batch_size: int = 128) -> dict[str, str]:
-    """The model's greedy answers, batched; an unfinished or empty answer is a failure."""
+def model_answers(model: ByteTransformer, questions: list[str], max_new: int, min_confidence: float = 0.0,
+                  batch_size: int = 128) -> dict[str, str]:
+    """The model's greedy answers, batched. An unfinished or empty answer is a failure, and so is
+    one below `min_confidence`: the model defers where unsure, and no target is built on it."""
     out = {}
     for i in range(0, len(questions), batch_size):
         chunk = questions[i : i + batch_size]
         for q, g in zip(chunk, model.generate_batch(chunk, max_new)):
             text = g.text.strip()
-            out[q] = text if g.finished and text else FAILED + "no answer"
+            if not (g.finished and text):
+                out[q] = FAILED + "no answer"
+            else:
+                out[q] = text if g.confidence >= min_confidence else FAILED + "the model is unsure"
     return out
 
 
 def amplified_answers(task: Task, model: ByteTransformer, questions: list[str], max_new: int,
-                      script_errors: tuple[type[Exception], ...] = (ValueError, KeyError, IndexError)) -> tuple[dict[str, str], int]:
+                      min_confidence: float = 0.0, script_errors: tuple[type[Exception], ...] = (ValueError, KeyError, IndexError)) -> tuple[dict[str, str], int]:
     """Amplify(H, M)'s answer to each question, and how many nodes H worked on.
 
     The trees are run in waves: a wave collects the subquestions M has not answered yet,
@@ -88,7 +92,7 @@ def amplified_answers(task: Task, model: ByteTransformer, questions: list[str], 
                 results[q] = FAILED + "H could not use the model's answers"
         if not amp.missing:
             return results, amp.h_calls
-        answers.update(model_answers(model, sorted(amp.missing), max_new))
+        answers.update(model_answers(model, sorted(amp.missing), max_new, min_confidence))
 
 
 class Learner:
@@ -96,32 +100,20 @@ class Learner:
 
     def __init__(self, model: ByteTransformer, total_steps: int, lr: float, seed: int) -> None:
         self.model, self.total, self.lr, self.seed = model, total_steps, lr, seed
-        decay = [p for p in model.parameters() if p.dim() >= 2]
-        rest = [p for p in model.parameters() if p.dim() < 2]
-        self.opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.01}, {"params": rest, "weight_decay": 0.0}],
-                                     lr=lr, betas=(0.9, 0.95))
+        self.opt = make_optimizer(model, lr)
         self.step = 0
 
     def fit(self, pairs: list[Pair], steps: int, batch_size: int) -> float:
         """Train `steps` steps on `pairs`; returns the mean loss. Batches depend on (seed, step) only."""
-        cfg, dev = self.model.cfg, self.model.device
-        encoded = [encode_pair(p.prompt, p.completion, cfg) for p in pairs]
+        encoded = [encode_pair(p.prompt, p.completion, self.model.cfg) for p in pairs]
         self.model.train()
         total = 0.0
         for _ in range(steps):
             rng = random.Random(self.seed * 1_000_003 + self.step)
             idx = [rng.randrange(len(encoded)) for _ in range(batch_size)]
-            for g in self.opt.param_groups:
-                g["lr"] = _lr_at(self.step, self.total, max(1, self.total // 20), self.lr)
-            inp, tgt = _collate(encoded, idx, dev)
-            logits = self.model(inp)
-            loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), tgt.reshape(-1), ignore_index=IGNORE)
-            self.opt.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
-            self.opt.step()
+            total += train_step(self.model, self.opt, encoded, idx,
+                                lr_at(self.step, self.total, max(1, self.total // 20), self.lr))
             self.step += 1
-            total += loss.item()
         return total / max(1, steps)
 
 
@@ -172,12 +164,16 @@ def iterate(
     max_eval: int = 512,
     max_seconds: float | None = None,
     targets_per_round: int | None = None,
+    min_confidence: float = 0.7,
 ) -> IterateResult:
     """Run `rounds` rounds of amplification and distillation on a built-in task.
 
     With `max_seconds`, stop after the round that crosses it: both arms always stop together.
     With `targets_per_round`, each round amplifies a fresh sample of that many training
     questions instead of all of them (a big question set costs less per round).
+    With `min_confidence`, a subanswer the model gives with less confidence makes no target:
+    early rounds then train on what H and the primitives settle, and harder questions join
+    as the model becomes sure of their subquestions.
     """
     if rounds < 1 or questions < 2 or steps < 1:
         raise IdaError("rounds and steps must be at least 1, questions at least 2")
@@ -189,7 +185,7 @@ def iterate(
     truth = {q: task.solve(q) for q in roots}
     # Split by family (permutation: the permutation), so that the questions Amplify(H, M) asks M
     # about a training question are never held-out questions: nothing held out shapes a target.
-    train_pairs, held_pairs = split([Pair(q, truth[q], task.family(q)) for q in roots], held_out, seed)
+    train_pairs, held_pairs = split_exact([Pair(q, truth[q], task.family(q)) for q in roots], held_out, seed)
     if not held_pairs or not train_pairs:
         raise IdaError(f"task {task_name}: {len(roots)} distinct questions are too few to split; ask for more")
     train_q = [p.prompt for p in train_pairs]
@@ -213,7 +209,7 @@ def iterate(
     for r in range(1, rounds + 1):
         ida_model.eval()
         asked = train_q if not targets_per_round else random.Random(seed + r).sample(train_q, min(targets_per_round, len(train_q)))
-        answers, calls = amplified_answers(task, ida_model, asked, max_new)
+        answers, calls = amplified_answers(task, ida_model, asked, max_new, min_confidence)
         h_calls += calls
         targets = [Pair(q, a, task.family(q)) for q, a in answers.items() if not failed(a)]
         if targets:

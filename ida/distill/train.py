@@ -57,7 +57,7 @@ def exact_match(model: ByteTransformer, pairs: Sequence[Pair], batch_size: int =
     return hits / len(pairs)
 
 
-def _lr_at(step: int, total: int, warmup: int, peak: float) -> float:
+def lr_at(step: int, total: int, warmup: int, peak: float) -> float:
     if step < warmup:
         return peak * (step + 1) / warmup
     t = min(1.0, (step - warmup) / max(1, total - warmup))
@@ -94,6 +94,30 @@ def _collate(encoded: Sequence[tuple[list[int], int]], idx: list[int], device: t
         inp[row, : len(ids) - 1] = t[:-1]
         tgt[row, start - 1 : len(ids) - 1] = t[start:]
     return inp.to(device), tgt.to(device)
+
+
+def make_optimizer(model: ByteTransformer, lr: float, weight_decay: float = 0.01) -> torch.optim.AdamW:
+    """AdamW with weight decay on matrices only (not on biases and norms)."""
+    decay = [p for p in model.parameters() if p.dim() >= 2]
+    rest = [p for p in model.parameters() if p.dim() < 2]
+    return torch.optim.AdamW(
+        [{"params": decay, "weight_decay": weight_decay}, {"params": rest, "weight_decay": 0.0}], lr=lr, betas=(0.9, 0.95)
+    )
+
+
+def train_step(model: ByteTransformer, opt: torch.optim.Optimizer, encoded: Sequence[tuple[list[int], int]],
+               idx: list[int], lr: float, clip: float = 1.0) -> float:
+    """One optimizer step on the batch `idx` of encoded pairs; returns the loss."""
+    for g in opt.param_groups:
+        g["lr"] = lr
+    inp, tgt = _collate(encoded, idx, model.device)
+    logits = model(inp)
+    loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), tgt.reshape(-1), ignore_index=IGNORE)
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
+    opt.step()
+    return loss.item()
 
 
 def train(
@@ -145,11 +169,7 @@ def train(
         if src.cfg != cfg:
             raise DistillError(f"cannot start a {size} model from a model of another config ({src.cfg})")
         model.load_state_dict(src.state_dict())
-    decay = [p for p in model.parameters() if p.dim() >= 2]
-    rest = [p for p in model.parameters() if p.dim() < 2]
-    opt = torch.optim.AdamW(
-        [{"params": decay, "weight_decay": weight_decay}, {"params": rest, "weight_decay": 0.0}], lr=lr, betas=(0.9, 0.95)
-    )
+    opt = make_optimizer(model, lr, weight_decay)
     step, best_em, best_step, bad_evals, history = 0, -1.0, 0, 0, []
     resumed_from: int | None = None
     stopped: Literal["steps", "perfect", "patience"] = "steps"
@@ -198,17 +218,8 @@ def train(
         model.train()
         while step < steps:
             t0 = time.perf_counter()
-            for g in opt.param_groups:
-                g["lr"] = _lr_at(step, steps, warmup, lr)
-            inp, tgt = _collate(encoded, next(batches), dev)
-            logits = model(inp)
-            loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), tgt.reshape(-1), ignore_index=IGNORE)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
-            opt.step()
+            value = train_step(model, opt, encoded, next(batches), lr_at(step, steps, warmup, lr), clip)
             step += 1
-            value = loss.item()
             loss_sum, loss_n, final_loss = loss_sum + value, loss_n + 1, value
             train_time += time.perf_counter() - t0
             steps_timed += 1

@@ -77,6 +77,7 @@ def _walk(tree: Tree, feedback: str, overseer: Overseer) -> Report:
     ready = deque([tree.root])
     while ready and inbox:  # once no target is in flight, nothing else can be blamed
         nid = ready.popleft()
+        kids = dict.fromkeys(nodes[nid].children)  # distinct, in ask order
         got = inbox.pop(nid, [])
         if len({t for _, t in got}) > 1:
             report.conflicts.append(Conflict(nid, got))  # reported, never silently resolved
@@ -87,12 +88,11 @@ def _walk(tree: Tree, feedback: str, overseer: Overseer) -> Report:
             if blame.correction:
                 blame.correction.node = nid
             report.visits.append(Visit(nid, got[0][1], blame))
-            children = set(nodes[nid].children)
             for cid, t in ({} if blame.ok else blame.targets).items():
-                if cid not in children:
+                if cid not in kids:
                     raise ValueError(f"overseer {report.overseer} sent a target to #{cid}, not a child of #{nid}")
                 inbox.setdefault(cid, []).append((nid, t))
-        for cid in dict.fromkeys(nodes[nid].children):
+        for cid in kids:
             waiting[cid] -= 1
             if waiting[cid] == 0:
                 ready.append(cid)
