@@ -14,8 +14,8 @@ import uuid
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
-from ida.gcpause import gc_paused
 from ida.actions import Action, ActionError, as_action
+from ida.gcpause import gc_paused
 from ida.hypertext import HypertextError, Message, parse
 from ida.policies import Policy, policy_name
 from ida.tree import LookupRecord, Node, Step, Tree
