@@ -126,8 +126,25 @@ def test_iterate_rounds_compare_with_supervised(tmp_path):
     # round 1: questions whose subquestions are primitives (k = 2, 3) get right targets without any model
     assert first.targets_correct > 0.2
     assert all(0 <= r.ida_exact_match <= 1 and r.supervised_exact_match is not None for r in res.rows)
+    # each arm's own time is measured apart; together they fit in the run's wall time
+    assert all(0 < r.ida_seconds and 0 < r.supervised_seconds and r.ida_seconds + r.supervised_seconds <= r.seconds
+               for r in res.rows)
     assert (tmp_path / "ida" / "config.json").exists() and (tmp_path / "supervised" / "config.json").exists()
     assert res.plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_iterate_with_nothing_held_out_scores_the_training_questions(app, tmp_path):
+    """held_out=0, the paper's protocol: every question trains, and the curves score the training questions."""
+    r = invoke(app, "iterate", "permutation", "--rounds", 1, "--steps", 5, "--questions", 30, "--held-out", 0,
+               "--out", tmp_path / "cli")
+    assert r.exit_code == 0 and "training questions: IDA" in r.output, r.output
+    res = iterate("permutation", tmp_path / "lib", rounds=1, questions=30, steps=5, held_out=0.0)
+    assert res.heldout_questions == 0 and res.train_questions == len(task_questions(get_task("permutation"), 30, None, 0))
+    row = res.rows[0]
+    assert row.ida_exact_match is None and row.ida_score == row.ida_train_exact_match
+    assert row.supervised_exact_match is None and row.supervised_score == row.supervised_train_exact_match
+    with pytest.raises(IdaError, match="held_out"):
+        iterate("permutation", tmp_path / "bad", rounds=1, questions=30, steps=5, held_out=1.0)
 
 
 def test_evaluate_answer_model_directly_and_with_deferral(tmp_path):

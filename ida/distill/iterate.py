@@ -124,11 +124,22 @@ class IterateRow(BaseModel):
     targets_correct: float  # of this round's training questions, the fraction whose amplified answer is right
     h_calls: int  # nodes H worked on so far, over all rounds (the amplification arm's cost in H)
     labels: int  # ground-truth labels the supervised arm has used (distinct questions)
-    ida_exact_match: float  # held-out questions, the model answering alone
+    ida_exact_match: float | None  # held-out questions, the model answering alone (None: nothing held out)
     ida_train_exact_match: float
     supervised_exact_match: float | None = None
     supervised_train_exact_match: float | None = None
     seconds: float  # wall time of the whole run so far
+    ida_seconds: float  # the amplification arm's own time so far: amplifying, training, scoring, saving
+    supervised_seconds: float | None = None  # the supervised arm's own time so far
+
+    @property
+    def ida_score(self) -> float:
+        """What the curves show: held-out exact match, or the training questions' when nothing is held out."""
+        return self.ida_train_exact_match if self.ida_exact_match is None else self.ida_exact_match
+
+    @property
+    def supervised_score(self) -> float | None:
+        return self.supervised_train_exact_match if self.supervised_exact_match is None else self.supervised_exact_match
 
 
 class IterateResult(BaseModel):
@@ -177,6 +188,8 @@ def iterate(
     """
     if rounds < 1 or questions < 2 or steps < 1:
         raise IdaError("rounds and steps must be at least 1, questions at least 2")
+    if not 0.0 <= held_out < 1.0:
+        raise IdaError(f"held_out must be at least 0 and below 1, not {held_out}")
     task = get_task(task_name)
     dev = resolve_device(device)
     out = Path(out_dir)
@@ -185,8 +198,11 @@ def iterate(
     truth = {q: task.solve(q) for q in roots}
     # Split by family (permutation: the permutation), so that the questions Amplify(H, M) asks M
     # about a training question are never held-out questions: nothing held out shapes a target.
-    train_pairs, held_pairs = split_exact([Pair(q, truth[q], task.family(q)) for q in roots], held_out, seed)
-    if not held_pairs or not train_pairs:
+    # held_out=0 is the paper's protocol: train on the whole distribution and score the
+    # training questions (for a small task such as 4-element permutations, that is every question).
+    all_pairs = [Pair(q, truth[q], task.family(q)) for q in roots]
+    train_pairs, held_pairs = split_exact(all_pairs, held_out, seed) if held_out > 0 else (all_pairs, [])
+    if (held_out > 0 and not held_pairs) or not train_pairs:
         raise IdaError(f"task {task_name}: {len(roots)} distinct questions are too few to split; ask for more")
     train_q = [p.prompt for p in train_pairs]
     held_eval = random.Random(seed).sample(held_pairs, min(max_eval, len(held_pairs)))
@@ -206,7 +222,9 @@ def iterate(
 
     rows: list[IterateRow] = []
     h_calls = 0
+    ida_seconds = sup_seconds = 0.0  # each arm's own work: the arms run interleaved, but need not
     for r in range(1, rounds + 1):
+        t0 = time.perf_counter()
         ida_model.eval()
         asked = train_q if not targets_per_round else random.Random(seed + r).sample(train_q, min(targets_per_round, len(train_q)))
         answers, calls = amplified_answers(task, ida_model, asked, max_new, min_confidence)
@@ -216,21 +234,28 @@ def iterate(
             ida.fit(targets, steps, batch_size)
         else:  # nothing usable yet: the step count still advances so both arms stay level
             ida.step += steps
+        ida_held = exact_match(ida_model, held_eval) if held_eval else None
+        ida_train = exact_match(ida_model, train_eval)
+        _save(out / "ida", ida_model, size, cfg, targets or train_pairs, r * steps, ida_train if ida_held is None else ida_held)
+        t1 = time.perf_counter()
+        ida_seconds += t1 - t0
+        sup_held = sup_train = None
         if sup is not None:
             sup.fit(list(train_pairs), steps, batch_size)
+            sup_held = exact_match(sup.model, held_eval) if held_eval else None
+            sup_train = exact_match(sup.model, train_eval)
+            _save(out / "supervised", sup.model, size, cfg, train_pairs, r * steps, sup_train if sup_held is None else sup_held)
+            sup_seconds += time.perf_counter() - t1
         row = IterateRow(
             round=r, steps=r * steps, targets=len(targets),
             targets_correct=sum(answers[q] == truth[q] for q in asked) / len(asked),
             h_calls=h_calls, labels=len(train_pairs) if sup is not None else 0,
-            ida_exact_match=exact_match(ida_model, held_eval), ida_train_exact_match=exact_match(ida_model, train_eval),
-            supervised_exact_match=exact_match(sup.model, held_eval) if sup else None,
-            supervised_train_exact_match=exact_match(sup.model, train_eval) if sup else None,
-            seconds=time.perf_counter() - start,
+            ida_exact_match=ida_held, ida_train_exact_match=ida_train,
+            supervised_exact_match=sup_held, supervised_train_exact_match=sup_train,
+            seconds=time.perf_counter() - start, ida_seconds=ida_seconds,
+            supervised_seconds=sup_seconds if sup is not None else None,
         )
         rows.append(row)
-        _save(out / "ida", ida_model, size, cfg, targets or train_pairs, r * steps, row.ida_exact_match)
-        if sup is not None:
-            _save(out / "supervised", sup.model, size, cfg, train_pairs, r * steps, row.supervised_exact_match or 0.0)
         if on_row is not None:
             on_row(row)
         if max_seconds is not None and row.seconds >= max_seconds:
@@ -240,8 +265,8 @@ def iterate(
     from ida.distill.plot import curves_png
 
     result.plot = curves_png(out / "curves.png", [r.steps for r in rows],
-                             {"IDA": [r.ida_exact_match for r in rows],
-                              **({"supervised": [r.supervised_exact_match or 0.0 for r in rows]} if supervised else {})})
+                             {"IDA": [r.ida_score for r in rows],
+                              **({"supervised": [r.supervised_score or 0.0 for r in rows]} if supervised else {})})
     return result
 
 
