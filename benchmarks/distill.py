@@ -47,7 +47,7 @@ from ida.distill.iterate import Learner, iterate
 from ida.distill.model import ByteTransformer, model_config
 from ida.distill.train import LR, exact_match
 from ida.tasks import get as get_task
-from ida.tasks.permutation import QUESTION, question
+from ida.tasks.permutation import QUESTION, question, write_facts
 
 # rounds x steps: what fits the time budget on 2 CPU cores (the learning-rate schedule spans them all);
 # --minutes stops both arms early if the machine is slower.
@@ -94,7 +94,7 @@ def fresh_questions(rng: random.Random, task_size: int, exponents: list[int], n:
     solve, out = get_task("permutation").solve, []
     for _ in range(n):
         image = rng.sample(range(task_size), task_size)
-        q = question(rng.choice(exponents), rng.randrange(task_size), " ".join(f"{i}->{j}" for i, j in enumerate(image)))
+        q = question(rng.choice(exponents), rng.randrange(task_size), write_facts(image))
         out.append(Pair(q, solve(q), q))
     return out
 

@@ -222,6 +222,13 @@ def iterate(
 
     rows: list[IterateRow] = []
     h_calls = 0
+    def score_and_save(model: ByteTransformer, arm: str, pairs: list[Pair]) -> tuple[float | None, float]:
+        """(held-out, training) exact match; the arm's checkpoint records the first, else the second."""
+        held = exact_match(model, held_eval) if held_eval else None
+        trained = exact_match(model, train_eval)
+        _save(out / arm, model, size, cfg, pairs, r * steps, trained if held is None else held)
+        return held, trained
+
     ida_seconds = sup_seconds = 0.0  # each arm's own work: the arms run interleaved, but need not
     for r in range(1, rounds + 1):
         t0 = time.perf_counter()
@@ -234,17 +241,13 @@ def iterate(
             ida.fit(targets, steps, batch_size)
         else:  # nothing usable yet: the step count still advances so both arms stay level
             ida.step += steps
-        ida_held = exact_match(ida_model, held_eval) if held_eval else None
-        ida_train = exact_match(ida_model, train_eval)
-        _save(out / "ida", ida_model, size, cfg, targets or train_pairs, r * steps, ida_train if ida_held is None else ida_held)
+        ida_held, ida_train = score_and_save(ida_model, "ida", targets or train_pairs)
         t1 = time.perf_counter()
         ida_seconds += t1 - t0
         sup_held = sup_train = None
         if sup is not None:
-            sup.fit(list(train_pairs), steps, batch_size)
-            sup_held = exact_match(sup.model, held_eval) if held_eval else None
-            sup_train = exact_match(sup.model, train_eval)
-            _save(out / "supervised", sup.model, size, cfg, train_pairs, r * steps, sup_train if sup_held is None else sup_held)
+            sup.fit(train_pairs, steps, batch_size)
+            sup_held, sup_train = score_and_save(sup.model, "supervised", train_pairs)
             sup_seconds += time.perf_counter() - t1
         row = IterateRow(
             round=r, steps=r * steps, targets=len(targets),

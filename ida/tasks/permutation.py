@@ -22,6 +22,11 @@ def question(k: int, x: int, facts: str) -> str:
     return f"what is p^{k}({x}) for p = [{facts}]?"
 
 
+def write_facts(image: list[int]) -> str:
+    """[2, 0, 1] -> '0->2 1->0 2->1'"""
+    return " ".join(f"{i}->{j}" for i, j in enumerate(image))
+
+
 def read_facts(facts: str) -> dict[int, int]:
     """'0->2 1->0 2->1' -> {0: 2, 1: 0, 2: 1}"""
     return {int(a): int(b) for a, b in (f.split("->") for f in facts.split())}
@@ -81,8 +86,7 @@ def backward_rule(ctx: NodeContext, target: str) -> Blame:
 def generate(rng: random.Random, size: int) -> str:
     image = list(range(size))
     rng.shuffle(image)
-    facts = " ".join(f"{i}->{j}" for i, j in enumerate(image))
-    return question(rng.randint(2, max(2, 2 * size - 1)), rng.randrange(size), facts)
+    return question(rng.randint(2, max(2, 2 * size - 1)), rng.randrange(size), write_facts(image))
 
 
 def primitive(q: str) -> bool:
