@@ -1,190 +1,226 @@
-"""Distillation: training speed, and amplification against supervised training on permutation powering.
+"""Distillation that generalizes: does the distilled model read the facts of questions it never saw?
 
-(a) Training steps per second for `tiny` and `small` at batch 64 on 48-byte sequences.
-(b) The iterated-amplification paper's permutation-powering task, each setting with an
-    amplification arm (targets from Amplify(H, model), no labels) and a supervised arm (ground
-    truth), trained alike from the same weights for equal steps, until the time budget:
-      A:      4 elements, exponents 2 to 7: every question 3,000 draws produce (574 of the
-              576) trains and all are scored, the protocol of the paper's code and of its CPU
-              reproduction (a fresh permutation each episode; with 4 elements every draw is a
-              question it has trained on);
-      A-held: the same with 5 of the 24 permutations never trained on: generalization;
-      B:      8 elements, exponents 2 to 15 (20,000 generated questions, 5% held out, so held-out
-              questions are unseen permutations, as the paper's fresh draws nearly always are;
-              each round amplifies a fresh 2,000 of the training questions).
-    Questions are held out by permutation, so no subquestion of a training question is held
-    out. The amplification arm trains only on targets whose model subanswers had confidence
-    at least 0.7 (iterate's default): the model defers where unsure.
-    Reported: exact match of both arms per round (held-out where a setting holds any out, and
-    on the training questions), steps to 95%, calls to H against labels used, wall time, and
-    for A and A-held whether the target was met (IDA at least 99% within 5 minutes of its own
-    time, and within 2 points of supervised at equal steps). Each arm's time is measured
-    apart (amplifying, training, scoring, saving); run interleaved, the two take twice as long.
+Every part scores on questions the model never trained on, beside the trivial baseline
+("answer x": σ^k(x) = x) where there is one.
 
-(c) A probe of what B lacks: supervised training on one and two hops, σ^1(x) and σ^2(x), over
-    fresh 8-element permutations, scored by exponent on permutations never seen.
+  probe   one hop, σ^1(x), on fresh 8-element permutations: supervised, until 99% held-out or
+          the time budget; with two ablations at equal steps: bytes instead of tokens, and the
+          loss on the answer alone (prompt weight 0).
+  A       4 elements, exponents 2-7, the paper's protocol (every question trains and is scored).
+  A-held  4 elements, exponents 2-7, 5 of the 24 permutations never trained on.
+  B       8 elements, exponents 2-15, 5% of the questions (unseen permutations) held out.
+          Each IDA/supervised setting reports both arms at equal steps, calls to H against
+          labels, the share of subquestions the model defers on per round, and accuracy by
+          exponent on the held-out questions beside the "answer x" baseline.
+  C       the paper's size, 64 elements: on CPU, the one-hop probe for --c-minutes; with
+          --device cuda, the IDA/supervised setting with exponents 2-63.
+  hprime  a distilled decomposer H' for permutation, multiply, sorted and length: trained on
+          the scripted H's trees, run as the decomposer (the task's H answers primitive
+          questions) on held-out questions; right root answers, model failures, calls to H.
 
-    python benchmarks/distill.py [--device cuda] [--minutes 5] [--settings A A-held B] [--size tiny] [--skip-probe]
-                                                         writes benchmarks/results/distill.json
+    python benchmarks/distill.py [--parts probe A-held B C hprime] [--device cuda] [--size tiny]
+                                 [--threads 1] [--minutes 5]
+
+Results go to benchmarks/results/distill.json, merged part by part (several invocations with
+different --parts may run side by side; each holds a lock while it writes).
 """
 
 from __future__ import annotations
 
 import argparse
+import fcntl
 import json
 import platform
 import random
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import torch
-import torch.nn.functional as F
 
-from ida.distill.checkpoint import load_checkpoint
 from ida.distill.data import Pair
-from ida.distill.iterate import Learner, iterate
-from ida.distill.model import ByteTransformer, model_config
-from ida.distill.train import LR, exact_match
+from ida.distill.evaluate import evaluate_task
+from ida.distill.iterate import iterate
+from ida.distill.model import Transformer, model_config
+from ida.distill.policy import DistilledPolicy
+from ida.distill.train import LR, Learner, codec_for, exact_match, train
 from ida.tasks import get as get_task
-from ida.tasks.permutation import QUESTION, question, write_facts
+from ida.tasks.permutation import answer_x, question, write_facts
 
-# rounds x steps: what fits the time budget on 2 CPU cores (the learning-rate schedule spans them all);
-# --minutes stops both arms early if the machine is slower.
-SETTINGS = {
-    # the paper's protocol: every question drawn trains (574 of 576), and all are scored (its code draws a fresh
-    # permutation each episode; with 4 elements every draw is a question it has trained on)
+RESULTS = Path(__file__).parent / "results" / "distill.json"
+
+SETTINGS: dict[str, dict[str, Any]] = {
     "A": dict(task_size=4, questions=3_000, held_out=0.0, rounds=60, max_eval=600),
-    # the same, with 5 of the 24 permutations never trained on: can the model compose σ?
     "A-held": dict(task_size=4, questions=3_000, held_out=0.2, rounds=60),
     "B": dict(task_size=8, questions=20_000, held_out=0.05, targets_per_round=2_000, rounds=40),
+    "C": dict(task_size=64, questions=50_000, held_out=0.02, targets_per_round=2_000, rounds=100),
 }
+# H': training questions, steps, and the task size used (the task's default unless named).
+HPRIME = {"permutation": dict(questions=300, steps=1_500), "multiply": dict(questions=300, steps=1_500),
+          "sorted": dict(questions=300, steps=1_500), "length": dict(questions=300, steps=1_500)}
 
 
-def throughput(device: str, seconds: float = 3.0) -> list[dict]:
-    rows = []
-    for size in ("tiny", "small"):
-        torch.manual_seed(0)
-        model = ByteTransformer(model_config(size)).to(device)
-        opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
-        x = torch.randint(0, 256, (64, 48), device=device)
-        n, t0 = -1, 0.0
-        while n < 0 or time.perf_counter() - t0 < seconds:
-            loss = F.cross_entropy(model(x).reshape(-1, model.cfg.vocab), x.reshape(-1))
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            if n < 0:  # the first step warms up
-                t0 = time.perf_counter()
-            n += 1
-        if device == "cuda":
-            torch.cuda.synchronize()
-        rows.append({"size": size, "params": model.n_params(), "batch": 64, "seq_len": 48,
-                     "steps_per_second": round(n / (time.perf_counter() - t0), 1)})
-        print(f"  {size}: {rows[-1]['steps_per_second']} steps/s", flush=True)
-    return rows
-
-
-def first_step_at(rows: list[dict], key: str, level: float) -> int | None:
-    return next((r["steps"] for r in rows if (r[key] or 0) >= level), None)
-
-
-def fresh_questions(rng: random.Random, task_size: int, exponents: list[int], n: int) -> list[Pair]:
-    """`n` questions on fresh random permutations (with 8 elements, almost surely never trained on)."""
+def fresh_questions(rng: random.Random, size: int, exponents: list[int], n: int) -> list[Pair]:
+    """`n` questions on fresh random permutations (with 8 or more elements, almost surely never seen)."""
     solve, out = get_task("permutation").solve, []
     for _ in range(n):
-        image = rng.sample(range(task_size), task_size)
-        q = question(rng.choice(exponents), rng.randrange(task_size), write_facts(image))
+        q = question(rng.choice(exponents), rng.randrange(size), write_facts(rng.sample(range(size), size)))
         out.append(Pair(q, solve(q), q))
     return out
 
 
-def by_exponent(model: ByteTransformer, pairs: list[Pair]) -> dict[int, float]:
-    groups: dict[int, list[Pair]] = {}
-    for p in pairs:
-        k = QUESTION.fullmatch(p.prompt).group(1)  # type: ignore[union-attr]
-        groups.setdefault(int(k), []).append(p)
-    return {k: round(exact_match(model, g), 3) for k, g in sorted(groups.items())}
-
-
-def hop_probe(args: argparse.Namespace, steps: int = 2_000) -> list[dict]:
-    """(c) Can the model read the facts at all? Supervised training on σ^1(x) and σ^2(x) over fresh
-    8-element permutations (20,000 questions), scored on 400 new permutations by exponent."""
-    train_pairs = fresh_questions(random.Random(0), 8, [1, 2], 20_000)
-    test = fresh_questions(random.Random(1), 8, [1, 2], 400)
+def hop_run(size: int, steps: int, seconds: float, args: argparse.Namespace, tokenizer: str = "bpe",
+            prompt_weight: float = 1.0, eval_every: int = 100, target: float = 0.99, **overrides: int) -> dict:
+    """Supervised one-hop training on fresh permutations, scored on 400 unseen ones, until `target` or a limit."""
+    train_pairs = fresh_questions(random.Random(0), size, [1], 20_000)
+    test = fresh_questions(random.Random(1), size, [1], 400)
     torch.manual_seed(0)
-    model = ByteTransformer(model_config(args.size)).to(args.device)
-    learner = Learner(model, steps, LR.get(args.size, 1e-3), 0)
-    rows, t0 = [], time.perf_counter()
-    for done in range(steps // 5, steps + 1, steps // 5):
-        learner.fit(train_pairs, steps // 5, args.batch_size)
-        model.eval()
-        rows.append({"steps": done, "exact_match_by_exponent": by_exponent(model, test),
-                     "seconds": round(time.perf_counter() - t0, 1)})
-        print(f"  step {done}: {rows[-1]['exact_match_by_exponent']}", flush=True)
-    return rows
+    model = Transformer(model_config(args.size, **overrides), codec_for(train_pairs[:2_000], tokenizer)).to(args.device)  # type: ignore[arg-type]
+    learner = Learner(model, steps, LR.get(args.size, 1e-3), 0, prompt_weight=prompt_weight)
+    encoded = learner.encode(train_pairs)
+    cut = sum(len(ids) >= model.cfg.max_len for ids, _ in encoded)
+    curve, t0, train_s = [], time.perf_counter(), 0.0
+    while learner.step < steps and time.perf_counter() - t0 < seconds:
+        t1 = time.perf_counter()
+        learner.fit(encoded, eval_every, args.batch_size)
+        train_s += time.perf_counter() - t1
+        em = exact_match(model, test)
+        curve.append({"steps": learner.step, "heldout": round(em, 4), "seconds": round(time.perf_counter() - t0, 1)})
+        print(f"    {tokenizer} w={prompt_weight} step {learner.step}: {em:.3f} ({curve[-1]['seconds']} s)", flush=True)
+        if em >= target:
+            break
+    return {"elements": size, "tokenizer": tokenizer, "prompt_weight": prompt_weight, "size": args.size,
+            "params": model.n_params(), "vocab": model.cfg.vocab, "max_len": model.cfg.max_len,
+            "prompts_cut": cut, "final_heldout": curve[-1]["heldout"], "steps": learner.step,
+            "seconds": curve[-1]["seconds"], "train_seconds": round(train_s, 1),
+            "steps_per_second": round(learner.step / train_s, 1), "chance": 1 / size,
+            "answer_x_baseline": sum(answer_x(p.prompt) == p.completion for p in test) / len(test),
+            "steps_to_95": next((c["steps"] for c in curve if c["heldout"] >= 0.95), None),
+            "seconds_to_99": next((c["seconds"] for c in curve if c["heldout"] >= 0.99), None), "curve": curve}
 
 
-def setting(name: str, args: argparse.Namespace, tmp: Path) -> dict:
+def part_probe(args: argparse.Namespace) -> dict:
+    print("probe: one hop on fresh 8-element permutations", flush=True)
+    main = hop_run(8, 10_000, 60 * args.minutes, args)
+    steps = main["steps"]  # the ablations get the same steps (or the same time, whichever ends first)
+    print("  ablation: bytes instead of tokens", flush=True)
+    nbytes = hop_run(8, steps, 60 * args.minutes, args, tokenizer="bytes")
+    print("  ablation: the loss on the answer alone", flush=True)
+    answer_only = hop_run(8, steps, 60 * args.minutes, args, prompt_weight=0.0)
+    return {"tokens": main, "bytes": nbytes, "answer_only_loss": answer_only,
+            "target_met": bool(main["seconds_to_99"] is not None and main["seconds_to_99"] <= 300)}
+
+
+def part_setting(name: str, args: argparse.Namespace, tmp: Path) -> dict:
     spec = SETTINGS[name]
     print(f"setting {name}: {spec}", flush=True)
+
+    def show(r: Any) -> None:
+        print(f"  round {r.round:3} step {r.steps:5}: targets {r.targets_correct:.3f} right, defers {r.defer_rate:.3f}; "
+              f"IDA {r.ida_score:.3f}, supervised {r.supervised_score:.3f} (train {r.ida_train_exact_match:.3f}, "
+              f"{r.supervised_train_exact_match:.3f}); IDA {r.ida_seconds:.0f} s, supervised {r.supervised_seconds:.0f} s",
+              flush=True)
+
     res = iterate("permutation", tmp / name, steps=args.steps, size=args.size, batch_size=args.batch_size,
-                  device=args.device, max_seconds=2 * 60 * args.minutes,  # two arms, each within its budget
-                  on_row=lambda r: print(f"  round {r.round:3} step {r.steps:5}: targets {r.targets_correct:.3f} right; "
-                                         f"IDA {r.ida_score:.3f}, supervised {r.supervised_score:.3f} (train {r.ida_train_exact_match:.3f}, "
-                                         f"{r.supervised_train_exact_match:.3f}); "
-                                         f"IDA {r.ida_seconds:.0f} s, supervised {r.supervised_seconds:.0f} s", flush=True), **spec)
+                  device=args.device, max_seconds=2 * 60 * args.minutes, on_row=show, **spec)
     rows = [r.model_dump() | {"ida_score": r.ida_score, "supervised_score": r.supervised_score} for r in res.rows]
     last = rows[-1]
+    by_exp = [d.model_dump() for d in res.by_difficulty]
+    n = sum(d["questions"] for d in by_exp)
     out = {
         "spec": spec, "size": args.size, "train_questions": res.train_questions, "heldout_questions": res.heldout_questions,
-        "scored_on": "held-out questions" if res.heldout_questions else "every question (all trained; the paper's protocol)",
+        "scored_on": "held-out questions (unseen permutations)" if res.heldout_questions else "every question (all trained)",
         "rounds": len(rows), "steps": last["steps"], "wall_seconds": round(last["seconds"], 1),
         "ida_seconds": round(last["ida_seconds"], 1), "supervised_seconds": round(last["supervised_seconds"], 1),
-        "ida_seconds_to_99": next((round(r["ida_seconds"], 1) for r in rows if r["ida_score"] >= 0.99), None),
         "ida_final": last["ida_score"], "supervised_final": last["supervised_score"],
+        "answer_x_baseline": round(sum(d["baseline"] * d["questions"] for d in by_exp) / n, 4) if n else None,
+        "chance": 1 / spec["task_size"],
         "ida_train_final": last["ida_train_exact_match"], "supervised_train_final": last["supervised_train_exact_match"],
-        "ida_steps_to_95": first_step_at(rows, "ida_score", 0.95),
-        "supervised_steps_to_95": first_step_at(rows, "supervised_score", 0.95),
-        "calls_to_h": last["h_calls"], "labels_used": last["labels"], "chance": 1 / spec["task_size"], "rows": rows,
+        "ida_steps_to_95": next((r["steps"] for r in rows if r["ida_score"] >= 0.95), None),
+        "supervised_steps_to_95": next((r["steps"] for r in rows if (r["supervised_score"] or 0) >= 0.95), None),
+        "calls_to_h": last["h_calls"], "labels_used": last["labels"],
+        "defer_rate_by_round": [round(r["defer_rate"], 4) for r in rows],
+        "by_exponent": by_exp, "rows": rows,
     }
-    if name == "B":
-        fresh = fresh_questions(random.Random(10**6), spec["task_size"], list(range(2, 2 * spec["task_size"])), 560)
-        out["fresh_by_exponent"] = {arm: by_exponent(load_checkpoint(tmp / name / arm, args.device)[0], fresh)
-                                    for arm in ("ida", "supervised")}
-        print(f"  fresh permutations, exact match by exponent: {out['fresh_by_exponent']}", flush=True)
-    if name.startswith("A"):  # target: IDA at 99% within 5 minutes of its own time, within 2 points of supervised
-        out["target_met"] = bool(last["ida_score"] >= 0.99 and last["ida_seconds"] <= 300
-                                 and last["ida_score"] >= last["supervised_score"] - 0.02)
+    if res.heldout_questions:
+        out["ida_within_2_points"] = bool(last["ida_score"] >= (last["supervised_score"] or 0) - 0.02)
     return out
+
+
+def part_c(args: argparse.Namespace, tmp: Path) -> dict:
+    if args.device != "cpu":
+        return part_setting("C", args, tmp)
+    print(f"C on CPU: one hop on fresh 64-element permutations for {args.c_minutes} minutes", flush=True)
+    # A 64-element question is about 400 tokens: the window grows so that no fact is cut.
+    return {"one_hop": hop_run(64, 100_000, 60 * args.c_minutes, args, eval_every=200, max_len=640, max_completion=16),
+            "note": "CPU: only the one-hop probe; the IDA/supervised setting C runs with --device cuda"}
+
+
+def part_hprime(args: argparse.Namespace, tmp: Path) -> dict:
+    from ida.distill.data import scripted_trees
+
+    out = {}
+    for name, spec in HPRIME.items():
+        task = get_task(name)
+        print(f"H' {name}: {spec}", flush=True)
+        t0 = time.perf_counter()
+        pairs = scripted_trees(task, spec["questions"], seed=0)
+        h_nodes = len({p.question for p in pairs})  # the nodes H decomposed to make the transcripts
+        seen = {task.instance(i).question for i in range(spec["questions"])}
+        r = train(pairs, [], tmp / f"hprime-{name}", size=args.size, steps=spec["steps"], batch_size=args.batch_size,
+                  eval_every=spec["steps"], device=args.device, progress=False, mode="policy", early_stop=False)
+        policy = DistilledPolicy(r.best_dir, device=args.device)
+        score = evaluate_task(policy, name, questions=100, seed=1_000_000)
+        unseen = sum(task.instance(1_000_000 + i).question not in seen for i in range(100))
+        out[name] = {**score.model_dump(), "train_questions": spec["questions"], "policy_pairs": len(pairs),
+                     "steps": r.steps, "h_nodes_for_transcripts": h_nodes, "labels": 0,
+                     "heldout_unseen": unseen, "seconds": round(time.perf_counter() - t0, 1)}
+        print(f"  right {score.accuracy:.3f}, failures {score.failures}, unseen {unseen}/100", flush=True)
+    return out
+
+
+def merge(path: Path, part: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.with_suffix(".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        data = json.loads(path.read_text()) if path.exists() else {}
+        data.update(part)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(data, indent=2) + "\n")
+        tmp.replace(path)
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parts = ["probe", "A", "A-held", "B", "C", "hprime"]
+    ap.add_argument("--parts", nargs="+", default=parts, choices=parts)
     ap.add_argument("--device", default="cpu")
-    ap.add_argument("--minutes", type=float, default=5.0, help="time budget per arm and setting (the arms run interleaved)")
-    ap.add_argument("--settings", nargs="+", default=list(SETTINGS), choices=list(SETTINGS))
+    ap.add_argument("--minutes", type=float, default=5.0, help="time budget per arm and setting")
+    ap.add_argument("--c-minutes", type=float, default=10.0, help="time of C's one-hop probe on CPU")
     ap.add_argument("--size", default="tiny")
     ap.add_argument("--steps", type=int, default=100, help="training steps per round")
     ap.add_argument("--batch-size", type=int, default=64)
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--skip-probe", action="store_true", help="skip (c), the one- and two-hop probe")
-    ap.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "distill.json")
+    ap.add_argument("--threads", type=int, default=1, help="torch threads (one is faster than two on a shared 2-core box)")
+    ap.add_argument("--out", type=Path, default=RESULTS)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
-    result: dict = {"python": platform.python_version(), "torch": torch.__version__, "device": args.device,
-                    "threads": torch.get_num_threads(), "minutes_per_setting": args.minutes}
-    print("(a) training throughput", flush=True)
-    result["throughput"] = throughput(args.device)
+    env = {"python": platform.python_version(), "torch": torch.__version__, "device": args.device,
+           "threads": torch.get_num_threads(), "size": args.size, "minutes_per_setting": args.minutes}
     with tempfile.TemporaryDirectory() as d:
-        for name in args.settings:
-            result[f"setting_{name}"] = setting(name, args, Path(d))
-    if not args.skip_probe:
-        print("(c) one and two hops on fresh 8-element permutations, supervised", flush=True)
-        result["hop_probe"] = hop_probe(args)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"wrote {args.out}")
+        for part in args.parts:
+            t0 = time.perf_counter()
+            if part == "probe":
+                result = part_probe(args)
+            elif part == "C":
+                result = part_c(args, Path(d))
+            elif part == "hprime":
+                result = part_hprime(args, Path(d))
+            else:
+                result = part_setting(part, args, Path(d))
+            result["env"] = env | {"part_seconds": round(time.perf_counter() - t0, 1)}
+            merge(args.out, {part: result})
+            print(f"{part}: written to {args.out}", flush=True)
 
 
 if __name__ == "__main__":

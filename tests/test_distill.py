@@ -22,15 +22,22 @@ torch.set_num_threads(1)  # tiny models are overhead-bound: one thread is as fas
 
 import ida  # noqa: E402
 from ida.distill import (  # noqa: E402
-    ByteTransformer, CheckpointError, DatasetError, Deferring, DistilledPolicy, DistillError, Pair, answer_pairs,
+    CheckpointError, DatasetError, Deferring, DistilledPolicy, DistillError, Pair, Transformer, answer_pairs,
     data_hash, exact_match, load_checkpoint, model_config, policy_pairs, read_meta, save_checkpoint, split, train,
+    train_codec,
 )
 from ida.distill.model import encode_prompt  # noqa: E402
+from ida.distill.tokenizer import CUT  # noqa: E402
 from ida.distill.policy import UNPARSEABLE  # noqa: E402
 from ida.errors import IdaError  # noqa: E402
 from ida.tree import NodeRecord, StepCorrects, StepRecord, TranscriptError, TranscriptHeader  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def untrained(seed: int = 0) -> Transformer:
+    torch.manual_seed(seed)
+    return Transformer(model_config("tiny"), train_codec(["question: 12+34\n> scratch x", "reply 46", "hello world"]))
 
 
 def write_transcript(path: Path, run_id: str, nodes: list[NodeRecord], corrects: str | None = None) -> Path:
@@ -151,21 +158,23 @@ def test_dataset_errors_are_clear(tmp_path):
 # ---- model ---------------------------------------------------------------------------
 
 
-def test_long_prompts_keep_their_end_and_generation_stays_in_the_window():
-    cfg = model_config("tiny")
-    long = "old line\n" * 100 + "latest line"
-    ids = encode_prompt(long, cfg)
-    assert bytes(ids[1:-1]).decode().endswith("latest line") and len(ids) == cfg.prompt_budget + 2
-    torch.manual_seed(0)
-    model = ByteTransformer(cfg)
+def test_long_prompts_keep_their_question_and_their_end_and_generation_stays_in_the_window():
+    model = untrained()
+    cfg, codec = model.cfg, model.codec
+    long = "question: what is 12+34?\n" + "old line\n" * 300 + "latest line"
+    ids = encode_prompt(codec, long, cfg)
+    assert len(ids) == cfg.prompt_budget + 2 and ids.count(CUT) == 1
+    head, tail = ids[1:-1][: ids.index(CUT) - 1], ids[ids.index(CUT) + 1 : -1]
+    assert codec.decode(head).startswith("question: what is 12+34?") and codec.decode(tail).endswith("latest line")
+    short = "question: 1+1"
+    assert codec.decode(encode_prompt(codec, short, cfg)) == short  # what fits is never cut
     g = model.generate_batch([long])[0]
-    assert not g.finished or len(g.text.encode()) <= cfg.max_completion
+    assert not g.finished or len(codec.encode(g.text)) <= cfg.max_completion
     assert 0.0 <= g.confidence <= 1.0
 
 
 def test_batched_generation_matches_one_at_a_time():
-    torch.manual_seed(1)
-    model = ByteTransformer(model_config("tiny"))
+    model = untrained(1)
     prompts = ["a", "hello world", "question: 12+34\n> scratch x"]
     batch = model.generate_batch(prompts, max_new=12)
     for p, g in zip(prompts, batch):
@@ -190,8 +199,10 @@ def addition_run(tmp_path_factory):
     pairs = answer_pairs(addition_transcripts(base / "transcripts"))
     train_, held = split(pairs, held_out=0.1, seed=0)
     t0 = time.perf_counter()
+    # The prompts here are random digits, nothing to read: a light prompt loss suits them (measured at
+    # 1,200 steps: weight 0.1 72% held-out, 0 34%, the default 1.0 13%; the default is for reading facts).
     result = train(train_, held, base / "run", size="tiny", steps=1200, batch_size=64, eval_every=300,
-                   patience=3, seed=0, mode="answer", progress=False)
+                   patience=3, seed=0, mode="answer", progress=False, prompt_weight=0.1)
     return SimpleNamespace(result=result, train=train_, held=held, out=base / "run", seconds=time.perf_counter() - t0)
 
 
@@ -364,8 +375,7 @@ def test_distilled_policy_answers_and_runs_in_the_engine(addition_run):
 
 
 def test_unparseable_output_is_a_counted_failure_not_a_crash():
-    torch.manual_seed(0)
-    policy = DistilledPolicy(ByteTransformer(model_config("tiny")), mode="policy")  # untrained: emits noise
+    policy = DistilledPolicy(untrained(), mode="policy")  # untrained: emits noise
     assert policy.act(ws_for("2+2")) == UNPARSEABLE
     assert policy.failures == 1 and policy.last_failed and policy.last_confidence == 0.0
     ida.parse_action(UNPARSEABLE)  # the stand-in is itself a valid command
@@ -378,7 +388,7 @@ def test_deferring_acts_when_confident_and_counts_the_rate(addition_run):
     assert always.act(ws_for("12+34")).startswith("reply ") and always.acted == 1 and always.rate == 0.0
     never = Deferring(model, fb, threshold=1.01)
     assert never.act(ws_for("12+34")) == "reply from fallback" and fb.calls == 1 and never.rate == 1.0
-    noisy = Deferring(DistilledPolicy(ByteTransformer(model_config("tiny")), mode="policy"), fb, threshold=0.0)
+    noisy = Deferring(DistilledPolicy(untrained(), mode="policy"), fb, threshold=0.0)
     assert noisy.act(ws_for("1+1")) == "reply from fallback"  # a failed parse defers whatever the threshold
     mixed = Deferring(model, fb, threshold=0.5)
     for p in addition_run.held[:20]:

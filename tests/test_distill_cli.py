@@ -137,7 +137,9 @@ def test_iterate_with_nothing_held_out_scores_the_training_questions(app, tmp_pa
     """held_out=0, the paper's protocol: every question trains, and the curves score the training questions."""
     r = invoke(app, "iterate", "permutation", "--rounds", 1, "--steps", 5, "--questions", 30, "--held-out", 0,
                "--out", tmp_path / "cli")
-    assert r.exit_code == 0 and "training questions: IDA" in r.output, r.output
+    flat = " ".join(r.output.split())
+    assert r.exit_code == 0 and "training questions: IDA" in flat, r.output
+    assert "by exponent (training questions)" in flat and "trivial answer" in flat
     res = iterate("permutation", tmp_path / "lib", rounds=1, questions=30, steps=5, held_out=0.0)
     assert res.heldout_questions == 0 and res.train_questions == len(task_questions(get_task("permutation"), 30, None, 0))
     row = res.rows[0]
@@ -149,9 +151,10 @@ def test_iterate_with_nothing_held_out_scores_the_training_questions(app, tmp_pa
 
 def test_evaluate_answer_model_directly_and_with_deferral(tmp_path):
     torch.manual_seed(0)
-    from ida.distill import ByteTransformer, model_config
+    from ida.distill import Transformer, model_config, train_codec
 
-    policy = DistilledPolicy(ByteTransformer(model_config("tiny")), mode="answer", max_new=4)
+    model = Transformer(model_config("tiny"), train_codec(["what is p^3(1) for p = [0->1 1->0]?"]))
+    policy = DistilledPolicy(model, mode="answer", max_new=4)
     direct = evaluate_task(policy, "permutation", questions=4)
     assert direct.questions == 4 and direct.actions_per_question == 1.0 and direct.defer_rate is None
     # Threshold above any confidence: H does all the work, and is right.

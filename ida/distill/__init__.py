@@ -1,4 +1,4 @@
-"""Distillation: transcripts to training pairs, a byte-level transformer, training, policies.
+"""Distillation: transcripts to training pairs, a tokenizer, a transformer, one training loop, policies.
 
 This is the one package that needs torch, and it loads it only when a name that needs it
 is first used: `ida.distill.cli` registers commands without slowing down every `ida` call.
@@ -13,13 +13,14 @@ from typing import TYPE_CHECKING, Any
 
 _EXPORTS = {
     "checkpoint": ["CheckpointError", "CheckpointMeta", "load_checkpoint", "read_meta", "save_checkpoint"],
-    "data": ["UNPARSEABLE", "DatasetError", "Mode", "Pair", "answer_pairs", "data_hash", "load_pairs", "policy_pairs", "split",
-             "transcript_files"],
-    "model": ["SIZES", "ByteTransformer", "DistillError", "Generation", "ModelConfig", "model_config"],
+    "data": ["UNPARSEABLE", "DatasetError", "Mode", "Pair", "answer_pairs", "data_hash", "load_pairs", "policy_pairs",
+             "scripted_trees", "split", "transcript_files"],
+    "model": ["SIZES", "Transformer", "DistillError", "Generation", "ModelConfig", "model_config"],
+    "tokenizer": ["Codec", "TokenizerError", "load_codec", "train_codec"],
     "policy": ["Deferring", "DistilledPolicy"],
-    "train": ["TrainResult", "exact_match", "train"],
+    "train": ["Learner", "TrainResult", "exact_match", "train"],
     "iterate": ["Amplify", "IterateResult", "IterateRow", "amplified_answers", "iterate"],
-    "evaluate": ["TaskScore", "evaluate_task"],
+    "evaluate": ["DifficultyRow", "TaskScore", "WithPrimitives", "evaluate_task"],
 }
 _WHERE = {name: mod for mod, names in _EXPORTS.items() for name in names}
 __all__ = sorted(_WHERE)
@@ -52,10 +53,12 @@ sys.modules[__name__].__class__ = _Package
 if TYPE_CHECKING:
     from ida.distill.checkpoint import CheckpointError, CheckpointMeta, load_checkpoint, read_meta, save_checkpoint
     from ida.distill.data import (
-        UNPARSEABLE, DatasetError, Mode, Pair, answer_pairs, data_hash, load_pairs, policy_pairs, split, transcript_files,
+        UNPARSEABLE, DatasetError, Mode, Pair, answer_pairs, data_hash, load_pairs, policy_pairs, scripted_trees, split,
+        transcript_files,
     )
-    from ida.distill.model import SIZES, ByteTransformer, DistillError, Generation, ModelConfig, model_config
+    from ida.distill.model import SIZES, DistillError, Generation, ModelConfig, Transformer, model_config
+    from ida.distill.tokenizer import Codec, TokenizerError, load_codec, train_codec
     from ida.distill.policy import Deferring, DistilledPolicy
-    from ida.distill.train import TrainResult, exact_match, train
+    from ida.distill.train import Learner, TrainResult, exact_match, train
     from ida.distill.iterate import Amplify, IterateResult, IterateRow, amplified_answers, iterate
-    from ida.distill.evaluate import TaskScore, evaluate_task
+    from ida.distill.evaluate import DifficultyRow, TaskScore, WithPrimitives, evaluate_task

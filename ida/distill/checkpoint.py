@@ -1,4 +1,5 @@
-"""A checkpoint is a folder: `config.json` (pydantic `CheckpointMeta`) and the files it names.
+"""A checkpoint is a folder: `config.json` (pydantic `CheckpointMeta`), `tokenizer.json` and the
+weight files it names.
 
 Weight files are content-addressed (`weights-<sha256 prefix>.pt`) and `config.json` is
 replaced atomically last, so it is the commit point: a process killed at any moment
@@ -21,10 +22,12 @@ import torch
 from pydantic import BaseModel, ValidationError
 
 from ida.distill.data import Mode
-from ida.distill.model import ByteTransformer, ModelConfig, resolve_device
+from ida.distill.model import ModelConfig, Transformer, resolve_device
+from ida.distill.tokenizer import FILE as TOKENIZER, Codec, TokenizerError
 from ida.errors import IdaError
 
-FORMAT = 1
+# 2: a trained tokenizer and rotary positions. Format 1 (bytes, learned positions) is refused in one line.
+FORMAT = 2
 CONFIG = "config.json"
 
 
@@ -45,6 +48,7 @@ class CheckpointMeta(BaseModel):
     weights_sha256: str = ""
     optimizer: str | None = None
     optimizer_sha256: str | None = None
+    tokenizer_sha256: str = ""
     train: dict[str, Any] = {}  # training settings and loop state, for resume
 
 
@@ -82,12 +86,16 @@ def _torch_bytes(obj: Any) -> tuple[bytes, str]:
 
 
 def save_checkpoint(
-    directory: str | Path, model: ByteTransformer, optimizer_state: dict[str, Any] | None, meta: CheckpointMeta
+    directory: str | Path, model: Transformer, optimizer_state: dict[str, Any] | None, meta: CheckpointMeta
 ) -> Path:
     """Write the checkpoint; config.json is replaced last and atomically, then stale files go."""
     d = Path(directory)
     d.mkdir(parents=True, exist_ok=True)
-    meta = meta.model_copy(update={"created": meta.created or _now(), "model": model.cfg})
+    meta = meta.model_copy(update={"created": meta.created or _now(), "model": model.cfg,
+                                   "tokenizer_sha256": model.codec.sha256})
+    tok = d / TOKENIZER
+    if not tok.exists() or hashlib.sha256(tok.read_bytes()).hexdigest() != meta.tokenizer_sha256:
+        _write_atomic(tok, model.codec.to_json().encode())  # a run's tokenizer never changes: written once
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
     data, sha = _torch_bytes(state)
     meta.weights, meta.weights_sha256 = f"weights-{sha[:16]}.pt", sha
@@ -137,6 +145,9 @@ def read_meta(directory: str | Path) -> CheckpointMeta:
         raise CheckpointError(f"{path}: {where}: {err['msg']}") from None
     if meta.format > FORMAT:
         raise CheckpointError(f"{path}: checkpoint format {meta.format} is newer than this ida reads ({FORMAT})")
+    if meta.format < FORMAT:
+        raise CheckpointError(f"{path}: a format {meta.format} checkpoint (byte-level, before the trained tokenizer) "
+                              "is no longer read; train it again with `ida distill`")
     if not meta.weights:
         raise CheckpointError(f"{path}: names no weights file")
     return meta
@@ -158,15 +169,35 @@ def _load_file(d: Path, name: str, sha: str | None, device: torch.device) -> Any
         raise CheckpointError(f"{path}: cannot load: {str(e).splitlines()[0] if str(e) else type(e).__name__}") from None
 
 
-def load_checkpoint(directory: str | Path, device: str | torch.device = "cpu") -> tuple[ByteTransformer, CheckpointMeta]:
+def load_codec(directory: str | Path, meta: CheckpointMeta) -> Codec:
+    path = Path(directory) / TOKENIZER
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise CheckpointError(f"{path}: missing (named by {Path(directory) / CONFIG})") from None
+    except OSError as e:
+        raise CheckpointError(f"{path}: cannot read: {e}") from None
+    if meta.tokenizer_sha256 and hashlib.sha256(data).hexdigest() != meta.tokenizer_sha256:
+        raise CheckpointError(f"{path}: corrupt (checksum does not match {CONFIG})")
+    try:
+        codec = Codec.from_json(data.decode("utf-8", errors="replace"), str(path))
+    except TokenizerError as e:
+        raise CheckpointError(str(e)) from None
+    if codec.vocab_size != meta.model.vocab:
+        raise CheckpointError(f"{path}: {codec.vocab_size} tokens, but the model in {CONFIG} has {meta.model.vocab}")
+    return codec
+
+
+def load_checkpoint(directory: str | Path, device: str | torch.device = "cpu") -> tuple[Transformer, CheckpointMeta]:
     """The model (in eval mode, on `device`) and its metadata; any problem is a `CheckpointError`."""
     d = resolve_checkpoint(directory)
     meta = read_meta(d)
     dev = resolve_device(device)
+    codec = load_codec(d, meta)
     state = _load_file(d, meta.weights, meta.weights_sha256, dev)
     if not isinstance(state, dict):
         raise CheckpointError(f"{d / meta.weights}: not a state dict")
-    model = ByteTransformer(meta.model)
+    model = Transformer(meta.model, codec)
     try:
         model.load_state_dict(state)
     except RuntimeError as e:

@@ -33,6 +33,11 @@ class SizeOpt(str, Enum):
     base = "base"
 
 
+class TokenizerOpt(str, Enum):
+    bpe = "bpe"
+    bytes = "bytes"
+
+
 def _threads(n: int | None) -> None:
     # On a small shared machine, one thread is often faster than torch's default (see benchmarks/distill.py).
     if n:
@@ -61,8 +66,11 @@ def distill_cmd(
     threads: Optional[int] = typer.Option(None, min=1, help="torch CPU threads (default: torch's choice)."),
     resume: bool = typer.Option(False, "--resume", help="Continue from OUT/last if it is there."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show the progress bar."),
+    tokenizer: TokenizerOpt = typer.Option(TokenizerOpt.bpe, help="bpe: trained on the transcripts (digits and "
+                                           "punctuation split, words whole); bytes: one token per byte."),
+    prompt_weight: float = typer.Option(1.0, min=0.0, help="Weight of the loss on the prompt (0: the completion only)."),
 ) -> None:
-    """Train a byte-level transformer on transcripts: imitate the decomposer, or answer outright."""
+    """Train a transformer on transcripts: imitate the decomposer, or answer outright."""
     from ida.distill import load_pairs, split, train
 
     _threads(threads)
@@ -74,7 +82,8 @@ def distill_cmd(
     console.print(f"{mode.value} pairs: {len(tr)} train, {len(ho)} held out "
                   f"({len({p.question for p in ho})} of {len({p.question for p in pairs})} questions)")
     r = train(tr, ho, out, size=size.value, steps=steps, batch_size=batch_size, lr=lr, eval_every=eval_every,
-              patience=patience, seed=seed, device=device, resume=resume, progress=progress, mode=mode.value)
+              patience=patience, seed=seed, device=device, resume=resume, progress=progress, mode=mode.value,
+              tokenizer=tokenizer.value, prompt_weight=prompt_weight)
     t = Table(show_header=False, box=None)
     t.add_row("stopped", f"{r.stopped} at step {r.steps}" + (f" (resumed from {r.resumed_from})" if r.resumed_from else ""))
     t.add_row(f"best {r.eval_on} exact match", f"{_pct(r.best_exact_match)} at step {r.best_step}")
@@ -120,11 +129,23 @@ def eval_cmd(
 
         s = evaluate_task(DistilledPolicy(model, meta.mode), task, questions, seed, task_size, threshold, budget)
         t = Table(title=f"{s.task}: {s.questions} questions")
-        for col in ("right", "model failures", "deferred", "actions / question"):
+        for col in ("right", "model failures", "deferred", "actions / question", "calls to H"):
             t.add_column(col, justify="right")
         t.add_row(_pct(s.accuracy), str(s.failures), "-" if s.defer_rate is None else _pct(s.defer_rate),
-                  f"{s.actions_per_question:.1f}")
+                  f"{s.actions_per_question:.1f}", "-" if s.h_calls is None else str(s.h_calls))
+        if s.script_errors:
+            t.caption = f"{s.script_errors} of the failures: trees the task's H could not finish on the model's output"
         console.print(t)
+        d = Table(title=f"{s.task} by {s.difficulty_name}")
+        cols = (s.difficulty_name, "questions", "right") + (("trivial answer",) if s.baseline is not None else ())
+        for col in cols:
+            d.add_column(col, justify="right")
+        for row in s.by_difficulty:
+            d.add_row(str(row.difficulty), str(row.questions), f"{row.right} ({_pct(row.accuracy)})",
+                      *(() if s.baseline is None else (_pct(row.baseline),)))
+        console.print(d)
+        if s.baseline is not None:  # permutation: answering x itself, the floor to beat
+            console.print(f"trivial answer baseline: {_pct(s.baseline)} right")
 
 
 def iterate_cmd(
@@ -150,13 +171,14 @@ def iterate_cmd(
     _threads(threads)
     scored = "held-out" if held_out > 0 else "training questions"
     t = Table(title=f"iterate {task}")
-    for col in ("round", "steps", "targets right", f"IDA {scored}", f"supervised {scored}", "calls to H", "labels", "seconds"):
+    for col in ("round", "steps", "targets right", "model defers", f"IDA {scored}", f"supervised {scored}", "calls to H",
+                "labels", "seconds"):
         t.add_column(col, justify="right")
 
     def show(row) -> None:  # a line per round as it finishes: rounds take a while
-        console.print(f"round {row.round} ({row.steps} steps): targets {_pct(row.targets_correct)} right; {scored}: "
-                      f"IDA {_pct(row.ida_score)}, supervised {_pct(row.supervised_score)}")
-        t.add_row(str(row.round), str(row.steps), _pct(row.targets_correct), _pct(row.ida_score),
+        console.print(f"round {row.round} ({row.steps} steps): targets {_pct(row.targets_correct)} right, model defers on "
+                      f"{_pct(row.defer_rate)}; {scored}: IDA {_pct(row.ida_score)}, supervised {_pct(row.supervised_score)}")
+        t.add_row(str(row.round), str(row.steps), _pct(row.targets_correct), _pct(row.defer_rate), _pct(row.ida_score),
                   _pct(row.supervised_score), str(row.h_calls), str(row.labels), f"{row.seconds:.0f}")
 
     res = iterate(task, out, rounds=rounds, steps=steps, questions=questions, task_size=task_size, size=size.value,
@@ -164,7 +186,13 @@ def iterate_cmd(
                   min_confidence=min_confidence, on_row=show)
     t.caption = f"{res.train_questions} training questions, {res.heldout_questions} held out; models in {res.out_dir}"
     console.print(t)
-    console.print(f"curves: {res.plot} (blue: IDA, orange: supervised)")
+    d = Table(title=f"by {res.difficulty_name} ({scored})")
+    for col in (res.difficulty_name, "questions", "IDA", "supervised", "trivial answer"):
+        d.add_column(col, justify="right")
+    for row in res.by_difficulty:
+        d.add_row(str(row.difficulty), str(row.questions), _pct(row.ida), _pct(row.supervised), _pct(row.baseline))
+    console.print(d)
+    console.print(f"curves: {res.plot} (accuracy of each arm, and the share of subquestions the model defers)")
 
 
 def register(app: typer.Typer) -> None:

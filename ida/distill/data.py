@@ -11,13 +11,16 @@ import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Iterator, Literal, Sequence
+from typing import Callable, Iterable, Iterator, Literal, Sequence
 
-from ida.engine import failed
+from ida.engine import failed, run
 from ida.errors import IdaError
-from ida.tree import NodeRecord, StepRecord, TranscriptHeader, read_transcript
+from ida.tasks import Task
+from ida.tasks import get as get_task
+from ida.tree import NodeRecord, Step, StepRecord, TranscriptHeader, read_transcript
 
 Mode = Literal["policy", "answer"]
+Skip = Callable[[str], bool]  # question text -> leave this node's steps out
 # What a distilled policy writes in place of output that is not a command: a stand-in, not a decision.
 UNPARSEABLE = "reply failed: unparseable model output"
 
@@ -63,26 +66,35 @@ def _read(paths: str | Path | Iterable[str | Path]) -> Iterator[tuple[Transcript
         yield read_transcript(f)
 
 
-def _rejected(step: StepRecord) -> bool:
+def _rejected(step: StepRecord | Step) -> bool:
     # The engine records a malformed command with the result "error: <reason>" and no child or lookup.
     if step.action == UNPARSEABLE:
         return True
     return step.result.startswith("error: ") and step.child is None and step.lookup is None
 
 
-def _raw_policy(paths: str | Path | Iterable[str | Path]) -> Iterator[_Raw]:
+def _node_raws(run_id: str, node_id: int, question: str, steps: Sequence[StepRecord | Step],
+               workspace: Callable[[int], str], run_corrects: bool, skip: Skip | None) -> Iterator[_Raw]:
+    """One node's imitable steps, from a transcript record or an in-memory node alike."""
+    if skip is not None and skip(question):
+        return  # e.g. a primitive question: the task's H answers it, the model need not learn to
+    for i, step in enumerate(steps):
+        if _rejected(step):
+            continue  # the engine refused this command: nothing to imitate
+        fix = step.corrects
+        yield _Raw(
+            Pair(workspace(i), step.action, question),
+            correction=fix is not None or run_corrects,
+            origin=(run_id, node_id, i),
+            replaces=None if fix is None else (fix.run_id, fix.node, fix.step),
+        )
+
+
+def _raw_policy(paths: str | Path | Iterable[str | Path], skip: Skip | None = None) -> Iterator[_Raw]:
     for header, nodes in _read(paths):
         for node in nodes:
-            for i, step in enumerate(node.steps):
-                if _rejected(step):
-                    continue  # the engine refused this command: nothing to imitate
-                fix = step.corrects
-                yield _Raw(
-                    Pair(step.workspace, step.action, node.question),
-                    correction=fix is not None or header.corrects is not None,
-                    origin=(header.run_id, node.id, i),
-                    replaces=None if fix is None else (fix.run_id, fix.node, fix.step),
-                )
+            yield from _node_raws(header.run_id, node.id, node.question, node.steps,
+                                  lambda i: node.steps[i].workspace, header.corrects is not None, skip)
 
 
 def _raw_answer(paths: str | Path | Iterable[str | Path]) -> Iterator[_Raw]:
@@ -117,9 +129,27 @@ def _resolve(raws: Iterable[_Raw]) -> list[Pair]:
     return out
 
 
-def policy_pairs(paths: str | Path | Iterable[str | Path]) -> list[Pair]:
-    """(rendered workspace, action text) for every step, corrections overriding what they correct."""
-    return _resolve(_raw_policy(paths))
+def policy_pairs(paths: str | Path | Iterable[str | Path], skip: Skip | None = None) -> list[Pair]:
+    """(rendered workspace, action text) for every step, corrections overriding what they correct.
+
+    `skip(question)` true leaves that node's steps out (pass `task.primitive` to train a decomposer
+    that leaves primitive questions to the task's H)."""
+    return _resolve(_raw_policy(paths, skip))
+
+
+def scripted_trees(task: Task | str, n: int, size: int | None = None, seed: int = 0) -> list[Pair]:
+    """Policy pairs from the task's H run on `n` generated questions (seeds seed..seed+n-1), in memory.
+
+    Nodes whose question is primitive for the task are left out: H answers those when the
+    distilled decomposer runs (see `ida.distill.evaluate.WithPrimitives`)."""
+    task = get_task(task) if isinstance(task, str) else task
+    raws: list[_Raw] = []
+    for i in range(n):
+        tree = run(task.instance(seed + i, size).question, task.policy, task=task.name)
+        for node in tree.nodes:
+            raws.extend(_node_raws(tree.run_id, node.id, node.question.text(), node.steps, node.workspace_at,
+                                   False, task.primitive))
+    return _resolve(raws)
 
 
 def answer_pairs(paths: str | Path | Iterable[str | Path]) -> list[Pair]:

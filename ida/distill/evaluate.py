@@ -1,27 +1,72 @@
-"""Score a distilled policy on a built-in task: right answers, counted failures, deferrals.
+"""Score a distilled policy on a built-in task: right answers, counted failures, deferrals, by difficulty.
 
-A policy model runs as the decomposer inside the engine; an answer model answers outright
-or, with a threshold, defers to the task's H where unsure (H then decomposes, and the
-subquestions come back to the model: amplification that asks H less as the model learns).
+A policy model runs as the decomposer H' inside the engine, with the task's H answering the
+primitive questions (`WithPrimitives`: what the task defines as answered by hand, such as
+σ^1(x) read off the facts); an answer model answers outright or, with a threshold, defers
+to the task's H where unsure (H then decomposes, and the subquestions come back to the
+model: amplification that asks H less as the model learns).
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel
 
+from ida.actions import Action
 from ida.distill.policy import Deferring, DistilledPolicy
 from ida.engine import run
 from ida.errors import IdaError
+from ida.tasks import Instance, Task
 from ida.tasks import get as get_task
+from ida.workspace import Workspace
+
+# What H's script raises when a model hands it nonsense (int("x"), a key not in the facts):
+# the tree is lost, counted as a wrong answer and a failure, never an exception out of here.
+SCRIPT_ERRORS: tuple[type[Exception], ...] = (ValueError, KeyError, IndexError, AssertionError)
+
+
+class DifficultyRow(BaseModel):
+    difficulty: int  # the task's difficulty value (permutation: the exponent)
+    questions: int
+    right: int
+    accuracy: float
+    baseline: float | None = None  # the task's trivial answer is right this often (None: no trivial answer)
 
 
 class TaskScore(BaseModel):
     task: str
     questions: int
     accuracy: float
-    failures: int  # model outputs that were not a command
+    failures: int  # model outputs that were not a command, plus trees H could not finish on the model's output
+    script_errors: int = 0  # of those failures, trees whose H script choked on the model's output
     defer_rate: float | None = None
     actions_per_question: float
+    h_calls: int | None = None  # policy model: primitive nodes the task's H answered (None: not counted)
+    difficulty_name: str = "difficulty"
+    by_difficulty: list[DifficultyRow] = []
+    baseline: float | None = None  # share of questions the trivial answer gets right (permutation: x itself)
+
+
+class WithPrimitives:
+    """H' with the task's H on primitive questions: the model decomposes, H answers by hand.
+
+    H' is trained without primitive nodes (`scripted_trees` skips them), so they are H's alone.
+    H keeps a node's script in that node's workspace, so H and the model interleave across nodes.
+    """
+
+    def __init__(self, model: Any, task: Task, name: str | None = None) -> None:
+        self.model, self.task = model, task
+        self.name = name or f"{getattr(model, 'name', 'model')}+{task.policy.name} on primitives"
+        self.calls = 0  # every action, the model's and H's
+        self.h_calls = 0  # primitive nodes H answered: what H still costs
+
+    def act(self, ws: Workspace) -> Action | str:
+        self.calls += 1
+        if self.task.primitive(ws.question_text):
+            self.h_calls += ws.policy_state is None  # a node's first step: count nodes, not steps
+            return self.task.policy.act(ws)
+        return self.model.act(ws)
 
 
 def evaluate_task(
@@ -41,19 +86,43 @@ def evaluate_task(
     failures0 = policy.failures
     if policy.mode == "answer" and threshold is None:
         policy.prefill([i.question for i in insts])  # batched: direct answers need no engine
-        right = sum(policy.act(_Question(i.question)) == f"reply {i.answer}" for i in insts)
-        return TaskScore(task=task.name, questions=questions, accuracy=right / questions,
-                         failures=policy.failures - failures0, actions_per_question=1.0)
-    actor = policy if threshold is None else Deferring(policy, task.policy, threshold)
-    right = actions = 0
+        right = [policy.act(_Question(i.question)) == f"reply {i.answer}" for i in insts]
+        return _score(task, insts, right, failures=policy.failures - failures0, actions=questions, h_calls=0)
+    actor: WithPrimitives | Deferring = (
+        WithPrimitives(policy, task) if threshold is None else Deferring(policy, task.policy, threshold))
+    right, crashed = [], 0
     for inst in insts:
-        tree = run(inst.question, actor, budget=budget, task=task.name)
-        right += tree.answer == inst.answer
-        actions += sum(len(n.steps) for n in tree.nodes)
-    return TaskScore(task=task.name, questions=questions, accuracy=right / questions,
-                     failures=policy.failures - failures0,
-                     defer_rate=actor.rate if isinstance(actor, Deferring) else None,
-                     actions_per_question=actions / questions)
+        try:
+            right.append(run(inst.question, actor, budget=budget, task=task.name).answer == inst.answer)
+        except SCRIPT_ERRORS:
+            right.append(False)
+            crashed += 1
+    # One act per engine step, so the actor's count is the actions, a lost tree's included.
+    return _score(task, insts, right, failures=policy.failures - failures0 + crashed, actions=_acts(actor),
+                  script_errors=crashed,
+                  defer_rate=actor.rate if isinstance(actor, Deferring) else None,
+                  h_calls=actor.h_calls if isinstance(actor, WithPrimitives) else None)
+
+
+def _acts(actor: WithPrimitives | Deferring) -> int:
+    """Actions the actor has taken: every engine step is one call."""
+    return actor.calls if isinstance(actor, WithPrimitives) else actor.acted + actor.deferred
+
+
+def _score(task: Task, insts: list[Instance], right: list[bool], actions: int, **fields: Any) -> TaskScore:
+    n = len(insts)
+    base = task.baseline
+    groups: dict[int, list[int]] = {}
+    for i, inst in enumerate(insts):
+        groups.setdefault(task.difficulty(inst.question), []).append(i)
+    rows = [DifficultyRow(difficulty=d, questions=len(ix), right=sum(right[i] for i in ix),
+                          accuracy=sum(right[i] for i in ix) / len(ix),
+                          baseline=None if base is None else sum(base(insts[i].question) == insts[i].answer
+                                                                 for i in ix) / len(ix))
+            for d, ix in sorted(groups.items())]
+    return TaskScore(task=task.name, questions=n, accuracy=sum(right) / n, actions_per_question=actions / n,
+                     difficulty_name=task.difficulty_name, by_difficulty=rows,
+                     baseline=None if base is None else sum(base(i.question) == i.answer for i in insts) / n, **fields)
 
 
 class _Question:

@@ -21,8 +21,9 @@ from pydantic import BaseModel
 
 from ida.distill.checkpoint import CheckpointMeta, save_checkpoint
 from ida.distill.data import Pair, data_hash, split_exact
-from ida.distill.model import ByteTransformer, encode_pair, model_config, resolve_device
-from ida.distill.train import LR, lr_at, exact_match, make_optimizer, train_step
+from ida.distill.model import Transformer, model_config, resolve_device
+from ida.distill.tokenizer import train_codec
+from ida.distill.train import LR, Learner, exact_match
 from ida.engine import FAILED, failed, run
 from ida.errors import IdaError
 from ida.tasks import Task
@@ -57,7 +58,10 @@ class Amplify:
         return f"reply {self.answers[q]}"
 
 
-def model_answers(model: ByteTransformer, questions: list[str], max_new: int, min_confidence: float = 0.0,
+UNSURE = FAILED + "the model is unsure"
+
+
+def model_answers(model: Transformer, questions: list[str], max_new: int, min_confidence: float = 0.0,
                   batch_size: int = 128) -> dict[str, str]:
     """The model's greedy answers, batched. An unfinished or empty answer is a failure, and so is
     one below `min_confidence`: the model defers where unsure, and no target is built on it."""
@@ -69,19 +73,21 @@ def model_answers(model: ByteTransformer, questions: list[str], max_new: int, mi
             if not (g.finished and text):
                 out[q] = FAILED + "no answer"
             else:
-                out[q] = text if g.confidence >= min_confidence else FAILED + "the model is unsure"
+                out[q] = text if g.confidence >= min_confidence else UNSURE
     return out
 
 
-def amplified_answers(task: Task, model: ByteTransformer, questions: list[str], max_new: int,
-                      min_confidence: float = 0.0, script_errors: tuple[type[Exception], ...] = (ValueError, KeyError, IndexError)) -> tuple[dict[str, str], int]:
+def amplified_answers(task: Task, model: Transformer, questions: list[str], max_new: int,
+                      min_confidence: float = 0.0, script_errors: tuple[type[Exception], ...] = (ValueError, KeyError, IndexError),
+                      asked: dict[str, str] | None = None) -> tuple[dict[str, str], int]:
     """Amplify(H, M)'s answer to each question, and how many nodes H worked on.
 
     The trees are run in waves: a wave collects the subquestions M has not answered yet,
     M answers them all in one batch, and the next wave runs again with those answers,
     until no tree is waiting (as many waves as subquestions depend on each other).
+    `asked`, when given, receives every subquestion put to M and M's answer (`UNSURE` where it deferred).
     """
-    answers: dict[str, str] = {}
+    answers: dict[str, str] = {} if asked is None else asked
     while True:
         amp = Amplify(task, answers)
         results = {}
@@ -95,34 +101,14 @@ def amplified_answers(task: Task, model: ByteTransformer, questions: list[str], 
         answers.update(model_answers(model, sorted(amp.missing), max_new, min_confidence))
 
 
-class Learner:
-    """A model, its optimizer and one warmup-cosine schedule over all rounds."""
-
-    def __init__(self, model: ByteTransformer, total_steps: int, lr: float, seed: int) -> None:
-        self.model, self.total, self.lr, self.seed = model, total_steps, lr, seed
-        self.opt = make_optimizer(model, lr)
-        self.step = 0
-
-    def fit(self, pairs: list[Pair], steps: int, batch_size: int) -> float:
-        """Train `steps` steps on `pairs`; returns the mean loss. Batches depend on (seed, step) only."""
-        encoded = [encode_pair(p.prompt, p.completion, self.model.cfg) for p in pairs]
-        self.model.train()
-        total = 0.0
-        for _ in range(steps):
-            rng = random.Random(self.seed * 1_000_003 + self.step)
-            idx = [rng.randrange(len(encoded)) for _ in range(batch_size)]
-            total += train_step(self.model, self.opt, encoded, idx,
-                                lr_at(self.step, self.total, max(1, self.total // 20), self.lr))
-            self.step += 1
-        return total / max(1, steps)
-
-
 class IterateRow(BaseModel):
     round: int
     steps: int  # training steps so far, the same for both models
     targets: int  # amplified answers that were not failures
     targets_correct: float  # of this round's training questions, the fraction whose amplified answer is right
     h_calls: int  # nodes H worked on so far, over all rounds (the amplification arm's cost in H)
+    model_asked: int = 0  # subquestions put to the model this round
+    defer_rate: float = 0.0  # of those, the share it was too unsure of to answer (it defers): should fall
     labels: int  # ground-truth labels the supervised arm has used (distinct questions)
     ida_exact_match: float | None  # held-out questions, the model answering alone (None: nothing held out)
     ida_train_exact_match: float
@@ -142,12 +128,22 @@ class IterateRow(BaseModel):
         return self.supervised_train_exact_match if self.supervised_exact_match is None else self.supervised_exact_match
 
 
+class ArmsByDifficulty(BaseModel):
+    difficulty: int
+    questions: int
+    ida: float
+    supervised: float | None = None
+    baseline: float | None = None  # the task's trivial answer (permutation: x itself), for scale
+
+
 class IterateResult(BaseModel):
     task: str
     size: str
     train_questions: int
     heldout_questions: int
     rows: list[IterateRow]
+    by_difficulty: list[ArmsByDifficulty] = []  # the final models on the scored questions
+    difficulty_name: str = "difficulty"
     out_dir: Path
     plot: Path | None = None
 
@@ -210,23 +206,26 @@ def iterate(
     max_new = 2 * max(len(a.encode()) for a in truth.values()) + 2  # an untrained model would babble on
 
     torch.manual_seed(seed)
-    cfg = model_config(size)
+    # The tokenizer learns from the training questions only: the IDA arm never sees a label.
+    codec = train_codec(train_q)
+    ida_model = Transformer(model_config(size), codec).to(dev)
+    cfg = ida_model.cfg
     peak = lr or LR.get(size, 1e-3)
-    ida_model = ByteTransformer(cfg).to(dev)
     ida = Learner(ida_model, rounds * steps, peak, seed)
     sup: Learner | None = None
     if supervised:
-        twin = ByteTransformer(cfg).to(dev)
+        twin = Transformer(cfg, codec).to(dev)
         twin.load_state_dict(ida_model.state_dict())  # both arms start from the same weights
         sup = Learner(twin, rounds * steps, peak, seed)
+        sup_encoded = sup.encode(train_pairs)
 
     rows: list[IterateRow] = []
     h_calls = 0
-    def score_and_save(model: ByteTransformer, arm: str, pairs: list[Pair]) -> tuple[float | None, float]:
+    def score_and_save(model: Transformer, arm: str, pairs: list[Pair]) -> tuple[float | None, float]:
         """(held-out, training) exact match; the arm's checkpoint records the first, else the second."""
         held = exact_match(model, held_eval) if held_eval else None
         trained = exact_match(model, train_eval)
-        _save(out / arm, model, size, cfg, pairs, r * steps, trained if held is None else held)
+        _save(out / arm, model, size, pairs, r * steps, trained if held is None else held)
         return held, trained
 
     ida_seconds = sup_seconds = 0.0  # each arm's own work: the arms run interleaved, but need not
@@ -234,11 +233,12 @@ def iterate(
         t0 = time.perf_counter()
         ida_model.eval()
         asked = train_q if not targets_per_round else random.Random(seed + r).sample(train_q, min(targets_per_round, len(train_q)))
-        answers, calls = amplified_answers(task, ida_model, asked, max_new, min_confidence)
+        put_to_model: dict[str, str] = {}
+        answers, calls = amplified_answers(task, ida_model, asked, max_new, min_confidence, asked=put_to_model)
         h_calls += calls
         targets = [Pair(q, a, task.family(q)) for q, a in answers.items() if not failed(a)]
         if targets:
-            ida.fit(targets, steps, batch_size)
+            ida.fit(ida.encode(targets), steps, batch_size)
         else:  # nothing usable yet: the step count still advances so both arms stay level
             ida.step += steps
         ida_held, ida_train = score_and_save(ida_model, "ida", targets or train_pairs)
@@ -246,13 +246,15 @@ def iterate(
         ida_seconds += t1 - t0
         sup_held = sup_train = None
         if sup is not None:
-            sup.fit(train_pairs, steps, batch_size)
+            sup.fit(sup_encoded, steps, batch_size)
             sup_held, sup_train = score_and_save(sup.model, "supervised", train_pairs)
             sup_seconds += time.perf_counter() - t1
         row = IterateRow(
             round=r, steps=r * steps, targets=len(targets),
             targets_correct=sum(answers[q] == truth[q] for q in asked) / len(asked),
-            h_calls=h_calls, labels=len(train_pairs) if sup is not None else 0,
+            h_calls=h_calls, model_asked=len(put_to_model),
+            defer_rate=sum(a == UNSURE for a in put_to_model.values()) / len(put_to_model) if put_to_model else 0.0,
+            labels=len(train_pairs) if sup is not None else 0,
             ida_exact_match=ida_held, ida_train_exact_match=ida_train,
             supervised_exact_match=sup_held, supervised_train_exact_match=sup_train,
             seconds=time.perf_counter() - start, ida_seconds=ida_seconds,
@@ -264,17 +266,33 @@ def iterate(
         if max_seconds is not None and row.seconds >= max_seconds:
             break
     result = IterateResult(task=task.name, size=size, train_questions=len(train_pairs),
-                           heldout_questions=len(held_pairs), rows=rows, out_dir=out)
+                           heldout_questions=len(held_pairs), rows=rows, out_dir=out,
+                           difficulty_name=task.difficulty_name,
+                           by_difficulty=by_difficulty(task, ida_model, sup.model if sup else None, held_eval or train_eval))
     from ida.distill.plot import curves_png
 
     result.plot = curves_png(out / "curves.png", [r.steps for r in rows],
                              {"IDA": [r.ida_score for r in rows],
-                              **({"supervised": [r.supervised_score or 0.0 for r in rows]} if supervised else {})})
+                              **({"supervised": [r.supervised_score or 0.0 for r in rows]} if supervised else {}),
+                              "IDA defers": [r.defer_rate for r in rows]})
     return result
 
 
-def _save(where: Path, model: ByteTransformer, size: str, cfg: Any, pairs: Any, step: int, em: float) -> None:
+def by_difficulty(task: Task, model: Transformer, other: Transformer | None, pairs: list[Pair]) -> list[ArmsByDifficulty]:
+    """Exact match of the model (and of `other`) grouped by the task's difficulty, with the trivial baseline."""
+    groups: dict[int, list[Pair]] = {}
+    for p in pairs:
+        groups.setdefault(task.difficulty(p.prompt), []).append(p)
+    rows = []
+    for d, group in sorted(groups.items()):
+        base = None if task.baseline is None else sum(task.baseline(p.prompt) == p.completion for p in group) / len(group)
+        rows.append(ArmsByDifficulty(difficulty=d, questions=len(group), ida=exact_match(model, group),
+                                  supervised=None if other is None else exact_match(other, group), baseline=base))
+    return rows
+
+
+def _save(where: Path, model: Transformer, size: str, pairs: Any, step: int, em: float) -> None:
     """Each arm's latest model, loadable by `ida eval` and `DistilledPolicy`."""
-    meta = CheckpointMeta(size=size, model=cfg, data_hash=data_hash(list(pairs)), mode="answer", step=step,
+    meta = CheckpointMeta(size=size, model=model.cfg, data_hash=data_hash(list(pairs)), mode="answer", step=step,
                           metrics={"exact_match": em})
     save_checkpoint(where, model, None, meta)

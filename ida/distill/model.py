@@ -1,8 +1,11 @@
-"""A small byte-level causal transformer: no tokenizer to download, any text is 0-255.
+"""A small causal transformer with rotary positions, reading and writing tokens of its own tokenizer.
 
-A sequence is `BOS prompt SEP completion EOS`. The loss is on the completion only; the
-prompt is context. Prompts longer than the context keep their end, because a workspace
-grows by appending and its latest lines matter most.
+A sequence is `<bos> prompt <sep> completion <eos>`. Training puts a loss on the completion
+and, with a weight, on the prompt too: predicting the prompt is what teaches the model to
+read its facts (trained on the answer alone it memorizes). A prompt too long for the window
+keeps its beginning (the question) and its end (the latest lines of a workspace) and loses
+the middle, marked by `<cut>`. Positions are rotary (RoPE): attention depends on how far
+apart two tokens are, so left padding in a batch changes nothing.
 """
 
 from __future__ import annotations
@@ -16,10 +19,8 @@ import torch.nn.functional as F
 from pydantic import BaseModel, model_validator
 from torch import nn
 
+from ida.distill.tokenizer import BOS, CUT, EOS, PAD, SEP, Codec
 from ida.errors import IdaError
-
-BOS, SEP, EOS, PAD = 256, 257, 258, 259
-VOCAB = 260
 
 
 class DistillError(IdaError):
@@ -31,14 +32,15 @@ class ModelConfig(BaseModel):
     n_layers: int
     n_heads: int
     d_ff: int
-    max_len: int = 256  # whole sequence: BOS + prompt + SEP + completion + EOS
-    max_completion: int = 64  # bytes; the prompt gets what is left, so training and acting cut it alike
-    vocab: int = VOCAB
+    max_len: int = 256  # tokens in the whole sequence: <bos> prompt <sep> completion <eos>
+    max_completion: int = 48  # tokens; the prompt gets what is left, so training and acting cut it alike
+    vocab: int = 0  # set from the tokenizer when the model is built
+    rope_base: float = 10_000.0
 
     @model_validator(mode="after")
     def _check(self) -> "ModelConfig":
-        if self.d_model % self.n_heads:
-            raise ValueError(f"d_model {self.d_model} is not divisible by n_heads {self.n_heads}")
+        if self.d_model % self.n_heads or (self.d_model // self.n_heads) % 2:
+            raise ValueError(f"d_model {self.d_model} must split into {self.n_heads} heads of even width")
         if self.max_completion + 3 >= self.max_len:
             raise ValueError(f"max_completion {self.max_completion} leaves no room for a prompt in max_len {self.max_len}")
         return self
@@ -48,10 +50,11 @@ class ModelConfig(BaseModel):
         return self.max_len - self.max_completion - 3
 
 
+# Depth matters for chained lookups (k hops want about log2(k) + 1 layers), so sizes grow in depth too.
 SIZES: dict[str, ModelConfig] = {
-    "tiny": ModelConfig(d_model=64, n_layers=2, n_heads=4, d_ff=256, max_len=256, max_completion=64),
-    "small": ModelConfig(d_model=128, n_layers=3, n_heads=4, d_ff=512, max_len=512, max_completion=128),
-    "base": ModelConfig(d_model=256, n_layers=6, n_heads=8, d_ff=1024, max_len=1024, max_completion=256),
+    "tiny": ModelConfig(d_model=64, n_layers=2, n_heads=4, d_ff=256, max_len=256, max_completion=48),
+    "small": ModelConfig(d_model=128, n_layers=4, n_heads=4, d_ff=512, max_len=512, max_completion=64),
+    "base": ModelConfig(d_model=256, n_layers=6, n_heads=8, d_ff=1024, max_len=1024, max_completion=128),
 }
 
 
@@ -62,7 +65,10 @@ def model_config(size: str, **overrides: int) -> ModelConfig:
 
 
 def resolve_device(device: str | torch.device) -> torch.device:
-    dev = torch.device(device)
+    try:
+        dev = torch.device(device)
+    except RuntimeError:
+        raise DistillError(f"unknown device {device!r}; use cpu or cuda") from None
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise DistillError("--device cuda was given but CUDA is not available here")
     return dev
@@ -71,24 +77,39 @@ def resolve_device(device: str | torch.device) -> torch.device:
 # ---- encoding ------------------------------------------------------------------------
 
 
-def encode_prompt(prompt: str, cfg: ModelConfig) -> list[int]:
-    """`BOS prompt SEP`, the prompt cut to its last `prompt_budget` bytes."""
-    b = prompt.encode("utf-8")[-cfg.prompt_budget :] if cfg.prompt_budget else b""
-    return [BOS, *b, SEP]
+def fit_prompt(ids: list[int], budget: int) -> list[int]:
+    """`ids` cut to `budget` tokens by dropping the middle: the question stays, and so do the latest lines."""
+    if len(ids) <= budget:
+        return ids
+    head = (budget - 1) // 2
+    return [*ids[:head], CUT, *ids[len(ids) - (budget - 1 - head) :]]
 
 
-def encode_pair(prompt: str, completion: str, cfg: ModelConfig) -> tuple[list[int], int]:
+def encode_prompt(codec: Codec, prompt: str | list[int], cfg: ModelConfig) -> list[int]:
+    ids = codec.encode(prompt) if isinstance(prompt, str) else prompt
+    return [BOS, *fit_prompt(ids, cfg.prompt_budget), SEP]
+
+
+def encode_pair(codec: Codec, prompt: str, completion: str, cfg: ModelConfig) -> tuple[list[int], int]:
     """Token ids of the whole sequence and where the completion starts."""
-    head = encode_prompt(prompt, cfg)
-    tail = [*completion.encode("utf-8")[: cfg.max_completion], EOS]
-    return head + tail, len(head)
-
-
-def decode(ids: Sequence[int]) -> str:
-    return bytes(i for i in ids if i < 256).decode("utf-8", errors="replace")
+    head = encode_prompt(codec, prompt, cfg)
+    return [*head, *codec.encode(completion)[: cfg.max_completion], EOS], len(head)
 
 
 # ---- the network ---------------------------------------------------------------------
+
+
+def rope_tables(t: int, head_dim: int, base: float, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """cos and sin of each position's rotation angles, (t, head_dim / 2)."""
+    inv = base ** (-torch.arange(0, head_dim, 2, device=device, dtype=torch.float32) / head_dim)
+    angles = torch.arange(t, device=device, dtype=torch.float32)[:, None] * inv[None, :]
+    return angles.cos(), angles.sin()
+
+
+def rotate(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+    """Rotate each pair of channels (first half, second half) of x (B, H, T, D) by its position's angle."""
+    a, b = x.chunk(2, dim=-1)
+    return torch.cat([a * cos - b * sin, a * sin + b * cos], dim=-1)
 
 
 class Block(nn.Module):
@@ -101,9 +122,10 @@ class Block(nn.Module):
         self.ln2 = nn.LayerNorm(cfg.d_model)
         self.mlp = nn.Sequential(nn.Linear(cfg.d_model, cfg.d_ff), nn.GELU(), nn.Linear(cfg.d_ff, cfg.d_model))
 
-    def forward(self, x: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, rope: tuple[torch.Tensor, torch.Tensor], mask: torch.Tensor | None) -> torch.Tensor:
         b, t, d = x.shape
         q, k, v = self.qkv(self.ln1(x)).view(b, t, 3, self.n_heads, d // self.n_heads).permute(2, 0, 3, 1, 4)
+        q, k = rotate(q, *rope), rotate(k, *rope)
         if mask is None:
             a = F.scaled_dot_product_attention(q, k, v, is_causal=True)
         else:
@@ -112,12 +134,14 @@ class Block(nn.Module):
         return x + self.mlp(self.ln2(x))
 
 
-class ByteTransformer(nn.Module):
-    def __init__(self, cfg: ModelConfig) -> None:
+class Transformer(nn.Module):
+    """The model and its tokenizer: what it reads and writes is text."""
+
+    def __init__(self, cfg: ModelConfig, codec: Codec) -> None:
         super().__init__()
-        self.cfg = cfg
+        cfg = cfg.model_copy(update={"vocab": codec.vocab_size})
+        self.cfg, self.codec = cfg, codec
         self.tok = nn.Embedding(cfg.vocab, cfg.d_model)
-        self.pos = nn.Embedding(cfg.max_len, cfg.d_model)
         self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.n_layers))
         self.ln_f = nn.LayerNorm(cfg.d_model)
         self.head = nn.Linear(cfg.d_model, cfg.vocab, bias=False)
@@ -138,20 +162,17 @@ class ByteTransformer(nn.Module):
         return self.head.weight.device
 
     def forward(self, ids: torch.Tensor, pad: torch.Tensor | None = None) -> torch.Tensor:
-        """Logits (B, T, vocab). `pad` (B, T) marks left padding: ignored as keys, positions start after it."""
+        """Logits (B, T, vocab). `pad` (B, T) marks left padding, which no query attends to."""
         t = ids.shape[1]
-        if pad is None:
-            pos = torch.arange(t, device=ids.device).unsqueeze(0)
-            mask = None  # right padding needs no mask: causal attention never looks ahead at it
-        else:
-            pos = ((~pad).long().cumsum(1) - 1).clamp(min=0)
+        rope = rope_tables(t, self.cfg.d_model // self.cfg.n_heads, self.cfg.rope_base, ids.device)
+        mask = None  # right padding needs no mask: causal attention never looks ahead at it
+        if pad is not None:
             causal = torch.ones(t, t, dtype=torch.bool, device=ids.device).tril()
             # Each query also sees itself, so a row of pure padding never attends to nothing (NaN).
-            mask = (causal & ~pad[:, None, :]) | torch.eye(t, dtype=torch.bool, device=ids.device)
-            mask = mask[:, None]
-        x = self.tok(ids) + self.pos(pos)
+            mask = ((causal & ~pad[:, None, :]) | torch.eye(t, dtype=torch.bool, device=ids.device))[:, None]
+        x = self.tok(ids)
         for blk in self.blocks:
-            x = blk(x, mask)
+            x = blk(x, rope, mask)
         return self.head(self.ln_f(x))
 
     def n_params(self) -> int:
@@ -161,15 +182,15 @@ class ByteTransformer(nn.Module):
 
     @torch.no_grad()
     def generate_batch(self, prompts: Sequence[str], max_new: int | None = None) -> list[Generation]:
-        """Greedy completions, batched with left padding. Never emits BOS/SEP/PAD."""
+        """Greedy completions, batched with left padding. Never emits <bos>, <sep>, <pad> or <cut>."""
         if not prompts:
             return []
         cfg = self.cfg
-        # The prompt budget leaves exactly max_completion + EOS positions, so the window never overflows.
+        # The prompt budget leaves exactly max_completion + <eos> positions, so the window never overflows.
         max_new = min(max_new or cfg.max_completion, cfg.max_completion) + 1
         was_training = self.training
         self.eval()
-        seqs = [encode_prompt(p, cfg) for p in prompts]
+        seqs = [encode_prompt(self.codec, ids, cfg) for ids in self.codec.encode_batch(prompts)]
         width = max(map(len, seqs))
         ids = torch.full((len(seqs), width), PAD, dtype=torch.long)
         for i, s in enumerate(seqs):
@@ -177,7 +198,7 @@ class ByteTransformer(nn.Module):
         ids = ids.to(self.device)
         pad = ids == PAD
         banned = torch.zeros(cfg.vocab, dtype=torch.bool, device=self.device)
-        banned[[BOS, SEP, PAD]] = True
+        banned[[BOS, SEP, PAD, CUT]] = True
         out: list[list[int]] = [[] for _ in prompts]
         logp = torch.zeros(len(prompts), device=self.device)
         done = torch.zeros(len(prompts), dtype=torch.bool, device=self.device)
@@ -196,7 +217,7 @@ class ByteTransformer(nn.Module):
             pad = torch.cat([pad, done[:, None]], 1)  # a finished row pads on; its output is already fixed
         self.train(was_training)
         conf = logp.exp().tolist()
-        return [Generation(decode(o), c, bool(d)) for o, c, d in zip(out, conf, done.tolist())]
+        return [Generation(self.codec.decode(o), c, bool(d)) for o, c, d in zip(out, conf, done.tolist())]
 
     def generate(self, prompt: str, max_new: int | None = None) -> tuple[str, float]:
         """Greedy completion and its confidence: the probability of the whole greedy output."""
@@ -207,5 +228,5 @@ class ByteTransformer(nn.Module):
 @dataclass(frozen=True, slots=True)
 class Generation:
     text: str
-    confidence: float  # product of the chosen tokens' probabilities, EOS included
-    finished: bool  # False when it ran out of room before EOS
+    confidence: float  # product of the chosen tokens' probabilities, <eos> included
+    finished: bool  # False when it ran out of room before <eos>

@@ -15,7 +15,7 @@ from typing import Any, Protocol
 from ida.actions import Action, ActionError, parse_action
 from ida.distill.checkpoint import load_checkpoint
 from ida.distill.data import UNPARSEABLE, Mode
-from ida.distill.model import ByteTransformer, Generation
+from ida.distill.model import Transformer, Generation
 from ida.hypertext import HypertextError, parse
 
 CACHE_MAX = 100_000
@@ -31,13 +31,13 @@ class _Workspace(Protocol):
 class DistilledPolicy:
     def __init__(
         self,
-        source: str | Path | ByteTransformer,
+        source: str | Path | Transformer,
         mode: Mode | None = None,
         device: str = "cpu",
         name: str | None = None,
         max_new: int | None = None,
     ) -> None:
-        if isinstance(source, ByteTransformer):
+        if isinstance(source, Transformer):
             self.model, self.mode = source, mode or "policy"
             label = "model"
         else:

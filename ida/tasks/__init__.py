@@ -30,6 +30,11 @@ class Task:
     primitive: Callable[[str], bool] = lambda q: False  # questions H answers outright, never decomposing
     # Questions of one family are held out together, so no subquestion of a training question is held out.
     family: Callable[[str], str] = lambda q: q
+    # How hard a question is (permutation: the exponent), for accuracy by difficulty; named for tables.
+    difficulty: Callable[[str], int] = lambda q: 0
+    difficulty_name: str = "difficulty"
+    # The trivial answer (permutation: x itself), the floor a model must beat; None where there is none.
+    baseline: Callable[[str], str] | None = None
 
     def instance(self, seed: int = 0, size: int | None = None) -> Instance:
         size = self.default_size if size is None else size

@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 
 from ida.engine import failed
-from ida.hypertext import Message, parse
+from ida.hypertext import HypertextError, Message, parse
 from ida.overseer.blame import Blame, NodeContext, local_step, rule
 from ida.policies.scripted import scripted
 from ida.tasks import Task
@@ -52,5 +52,13 @@ def generate(rng: random.Random, size: int) -> str:
     return f"{PREFIX}[{cons_list([str(rng.randrange(10)) for _ in range(size)]).text()}]?"
 
 
+def difficulty(q: str) -> int:
+    """The list's length: H's tree is one node per cell."""
+    try:
+        return int(solve(q))
+    except (HypertextError, IndexError):
+        return 0
+
+
 TASK = Task("length", "the length of a cons list", generate, solve, h, default_size=5,
-            rules=(backward_rule,))
+            rules=(backward_rule,), difficulty=difficulty, difficulty_name="length")

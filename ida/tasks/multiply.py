@@ -71,5 +71,20 @@ def generate(rng: random.Random, size: int) -> str:
     return f"What is {a} * {b}?"
 
 
+def primitive(q: str) -> bool:
+    """What H answers by hand: a sum, or a product whose first factor has one nonzero digit."""
+    m = PRODUCT.fullmatch(q)
+    return SUM.fullmatch(q) is not None or (m is not None and len(place_values(int(m.group(1)))) <= 1)
+
+
+def digits(q: str) -> int:
+    """The difficulty: the first factor's digits (a sum: its terms), a bound on H's subquestions."""
+    if m := PRODUCT.fullmatch(q):
+        return len(m.group(1))
+    if m := SUM.fullmatch(q):
+        return len(m.group(1).split(" + "))
+    return 0
+
+
 TASK = Task("multiply", "multiply two numbers by place value", generate, solve, h, default_size=3,
-            rules=(product_rule, sum_rule))
+            rules=(product_rule, sum_rule), primitive=primitive, difficulty=digits, difficulty_name="digits")

@@ -101,5 +101,18 @@ def family(q: str) -> str:
     return m.group(3) if m else q
 
 
+def exponent(q: str) -> int:
+    """The difficulty: H's tree for σ^k has about 2·log2(k) levels."""
+    m = QUESTION.fullmatch(q)
+    return int(m.group(1)) if m else 0
+
+
+def answer_x(q: str) -> str:
+    """The trivial answer σ^k(x) = x, right for about one question in n by chance."""
+    m = QUESTION.fullmatch(q)
+    return m.group(2) if m else ""
+
+
 TASK = Task("permutation", "σ^k(x) by repeated squaring", generate, solve, h, default_size=4,
-            rules=(backward_rule,), primitive=primitive, family=family)
+            rules=(backward_rule,), primitive=primitive, family=family,
+            difficulty=exponent, difficulty_name="exponent", baseline=answer_x)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import random
 
-from ida.hypertext import Message, parse
+from ida.hypertext import HypertextError, Message, parse
 from ida.overseer.blame import Blame, NodeContext, local_step, rule
 from ida.policies.scripted import scripted
 from ida.tasks import Task
@@ -79,5 +79,13 @@ def generate(rng: random.Random, size: int) -> str:
     return f"is the list [{build_list([str(i) for i in items]).text()}]{SUFFIX}"
 
 
+def difficulty(q: str) -> int:
+    """The list's length (its cells): H's tree is at most one node per cell."""
+    try:
+        return len(list_items(parse(q).children[0]))
+    except (HypertextError, IndexError, ValueError):
+        return 0
+
+
 TASK = Task("sorted", "is a linked list sorted? (recursion on the tail)", generate, solve, h, default_size=6,
-            rules=(backward_rule,))
+            rules=(backward_rule,), difficulty=difficulty, difficulty_name="length")
