@@ -61,12 +61,16 @@ HPRIME = {"permutation": dict(questions=300, steps=1_500), "multiply": dict(ques
           "sorted": dict(questions=300, steps=1_500), "length": dict(questions=300, steps=1_500)}
 
 
-def fresh_questions(rng: random.Random, size: int, exponents: list[int], n: int) -> list[Pair]:
-    """`n` questions on fresh random permutations (with 8 or more elements, almost surely never seen)."""
-    solve, out = get_task("permutation").solve, []
-    for _ in range(n):
-        q = question(rng.choice(exponents), rng.randrange(size), write_facts(rng.sample(range(size), size)))
-        out.append(Pair(q, solve(q), q))
+def fresh_questions(rng: random.Random, size: int, exponents: list[int], n: int,
+                    unseen_by: list[Pair] = ()) -> list[Pair]:
+    """`n` questions on random permutations, none of them a permutation of `unseen_by`."""
+    task, out = get_task("permutation"), []
+    seen = {task.family(p.prompt) for p in unseen_by}
+    while len(out) < n:
+        facts = write_facts(rng.sample(range(size), size))
+        q = question(rng.choice(exponents), rng.randrange(size), facts)
+        if facts not in seen:
+            out.append(Pair(q, task.solve(q), q))
     return out
 
 
@@ -74,7 +78,7 @@ def hop_run(size: int, steps: int, seconds: float, args: argparse.Namespace, tok
             prompt_weight: float = 1.0, eval_every: int = 100, target: float = 0.99, **overrides: int) -> dict:
     """Supervised one-hop training on fresh permutations, scored on 400 unseen ones, until `target` or a limit."""
     train_pairs = fresh_questions(random.Random(0), size, [1], 20_000)
-    test = fresh_questions(random.Random(1), size, [1], 400)
+    test = fresh_questions(random.Random(1), size, [1], 400, unseen_by=train_pairs)
     torch.manual_seed(0)
     model = Transformer(model_config(args.size, **overrides), codec_for(train_pairs[:2_000], tokenizer)).to(args.device)  # type: ignore[arg-type]
     learner = Learner(model, steps, LR.get(args.size, 1e-3), 0, prompt_weight=prompt_weight)

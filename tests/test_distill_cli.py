@@ -17,7 +17,7 @@ import ida  # noqa: E402
 from ida.distill import CheckpointError, DatasetError, DistilledPolicy  # noqa: E402
 from ida.distill.cli import register  # noqa: E402
 from ida.distill.evaluate import evaluate_task  # noqa: E402
-from ida.distill.iterate import PENDING, Amplify, amplified_answers, iterate, task_questions  # noqa: E402
+from ida.distill.iterate import PENDING, UNSURE, Amplify, amplified_answers, iterate, task_questions  # noqa: E402
 from ida.errors import IdaError  # noqa: E402
 from ida.tasks import get as get_task  # noqa: E402
 
@@ -93,9 +93,11 @@ def test_amplified_answers_come_in_waves_and_count_h():
 
     task = get_task("permutation")
     questions = task_questions(task, 20, 4, 0)
-    answers, h_calls = amplified_answers(task, Oracle(), questions, max_new=4)
-    assert answers == {q: task.solve(q) for q in questions}
-    assert len(questions) <= h_calls <= 2 * len(questions)  # one decomposition each, plus the primitives
+    amp = amplified_answers(task, Oracle(), questions, max_new=4)
+    assert amp.answers == {q: task.solve(q) for q in questions}
+    assert len(questions) <= amp.h_calls <= 2 * len(questions)  # one decomposition each, plus the primitives
+    assert amp.h_roots == set(questions) and amp.decomposer_defer_rate() == 1.0  # no H': H decomposed every root
+    assert all(a == task.solve(q) for q, a in amp.asked.items()) and amp.asked
 
 
 def test_an_unsure_model_defers_and_makes_no_target():
@@ -107,10 +109,52 @@ def test_an_unsure_model_defers_and_makes_no_target():
     task = get_task("permutation")
     easy = "what is p^3(0) for p = [0->1 1->2 2->0]?"  # subquestions are primitives: H alone
     hard = "what is p^4(0) for p = [0->1 1->2 2->0]?"  # needs the model's p^2
-    answers, _ = amplified_answers(task, Unsure(), [easy, hard], max_new=4, min_confidence=0.5)
-    assert answers[easy] == "0" and ida.failed(answers[hard])
-    answers, _ = amplified_answers(task, Unsure(), [easy, hard], max_new=4, min_confidence=0.0)
-    assert answers[hard] == task.solve(hard)
+    amp = amplified_answers(task, Unsure(), [easy, hard], max_new=4, min_confidence=0.5)
+    assert amp.answers[easy] == "0" and ida.failed(amp.answers[hard])
+    assert set(amp.asked.values()) == {UNSURE}  # every subquestion put to the model was deferred
+    amp = amplified_answers(task, Unsure(), [easy, hard], max_new=4, min_confidence=0.0)
+    assert amp.answers[hard] == task.solve(hard)
+
+
+class Scripted:
+    """A stand-in H' that writes what H would (read off a run of H), with a fixed confidence."""
+
+    def __init__(self, confidence: float, garble: bool = False):
+        self.confidence, self.garble, self.prompts = confidence, garble, []
+        task = get_task("permutation")
+        self.table = {}
+        for q in task_questions(task, 40, 4, 0):
+            for node in ida.run(q, task.policy).nodes:
+                for i, st in enumerate(node.steps):
+                    self.table[node.workspace_at(i)] = st.action
+
+    def generate_batch(self, prompts, max_new=None):
+        self.prompts.extend(prompts)
+        return [SimpleNamespace(text="ask [unclosed" if self.garble else self.table[p], finished=True,
+                                confidence=self.confidence) for p in prompts]
+
+
+def test_a_learned_decomposer_takes_the_roots_it_is_sure_of_and_h_the_rest():
+    from ida.distill.decomposer import LearnedDecomposer
+
+    class Oracle:
+        def generate_batch(self, prompts, max_new):
+            return [SimpleNamespace(text=get_task("permutation").solve(p), finished=True, confidence=1.0) for p in prompts]
+
+    task = get_task("permutation")
+    questions = task_questions(task, 40, 4, 0)
+    sure = LearnedDecomposer(Scripted(0.95), task, min_confidence=0.7)
+    amp = amplified_answers(task, Oracle(), questions, max_new=4, min_confidence=0.7, decomposer=sure)
+    assert amp.answers == {q: task.solve(q) for q in questions}  # H' decomposes as H would: all right
+    assert amp.h_roots == set() and amp.decomposer_defer_rate() == 0.0
+    assert sure.model.prompts and all(p.startswith("question: ") for p in sure.model.prompts)
+    unsure = LearnedDecomposer(Scripted(0.5), task, min_confidence=0.7)
+    amp = amplified_answers(task, Oracle(), questions, max_new=4, min_confidence=0.7, decomposer=unsure)
+    assert amp.h_roots == set(questions) and amp.answers == {q: task.solve(q) for q in questions}
+    assert len(amp.h_pairs(task.family)) >= 2 * len(questions)  # H's decompositions: what H' will imitate
+    garbled = LearnedDecomposer(Scripted(0.95, garble=True), task, min_confidence=0.7)
+    amp = amplified_answers(task, Oracle(), questions[:5], max_new=4, decomposer=garbled)
+    assert all(ida.failed(a) for a in amp.answers.values())  # a bad command is a failure, never a crash
 
 
 def test_task_questions_are_distinct():

@@ -164,6 +164,8 @@ def iterate_cmd(
     supervised: bool = typer.Option(True, "--supervised/--no-supervised", help="Also train an arm on the ground truth."),
     min_confidence: float = typer.Option(0.7, min=0.0, max=1.0, help="A subanswer the model is less sure of makes "
                                          "no target that round (the model defers)."),
+    learn_decomposer: bool = typer.Option(False, "--learn-decomposer", help="The paper's full loop: also train H' on "
+                                          "H's decompositions; H' decomposes the roots it is sure of (saved as OUT/decomposer)."),
 ) -> None:
     """The amplification loop: Amplify(H, model)'s answers train the model; a supervised arm for comparison."""
     from ida.distill.iterate import iterate
@@ -171,19 +173,21 @@ def iterate_cmd(
     _threads(threads)
     scored = "held-out" if held_out > 0 else "training questions"
     t = Table(title=f"iterate {task}")
-    for col in ("round", "steps", "targets right", "model defers", f"IDA {scored}", f"supervised {scored}", "calls to H",
-                "labels", "seconds"):
+    cols = ["round", "steps", "targets right", "model defers", *(["H' defers"] if learn_decomposer else []),
+            f"IDA {scored}", f"supervised {scored}", "calls to H", "labels", "seconds"]
+    for col in cols:
         t.add_column(col, justify="right")
 
     def show(row) -> None:  # a line per round as it finishes: rounds take a while
         console.print(f"round {row.round} ({row.steps} steps): targets {_pct(row.targets_correct)} right, model defers on "
                       f"{_pct(row.defer_rate)}; {scored}: IDA {_pct(row.ida_score)}, supervised {_pct(row.supervised_score)}")
-        t.add_row(str(row.round), str(row.steps), _pct(row.targets_correct), _pct(row.defer_rate), _pct(row.ida_score),
-                  _pct(row.supervised_score), str(row.h_calls), str(row.labels), f"{row.seconds:.0f}")
+        hp = [_pct(row.decomposer_defer_rate)] if learn_decomposer else []
+        t.add_row(str(row.round), str(row.steps), _pct(row.targets_correct), _pct(row.defer_rate), *hp,
+                  _pct(row.ida_score), _pct(row.supervised_score), str(row.h_calls), str(row.labels), f"{row.seconds:.0f}")
 
     res = iterate(task, out, rounds=rounds, steps=steps, questions=questions, task_size=task_size, size=size.value,
                   batch_size=batch_size, held_out=held_out, seed=seed, device=device, supervised=supervised,
-                  min_confidence=min_confidence, on_row=show)
+                  min_confidence=min_confidence, learn_decomposer=learn_decomposer, on_row=show)
     t.caption = f"{res.train_questions} training questions, {res.heldout_questions} held out; models in {res.out_dir}"
     console.print(t)
     d = Table(title=f"by {res.difficulty_name} ({scored})")

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import random
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
@@ -20,7 +21,8 @@ import torch
 from pydantic import BaseModel
 
 from ida.distill.checkpoint import CheckpointMeta, save_checkpoint
-from ida.distill.data import Pair, data_hash, split_exact
+from ida.distill.data import Mode, Pair, data_hash, split_exact
+from ida.distill.decomposer import MODEL_NODE, PENDING, LearnedDecomposer
 from ida.distill.model import Transformer, model_config, resolve_device
 from ida.distill.tokenizer import train_codec
 from ida.distill.train import LR, Learner, exact_match
@@ -28,29 +30,39 @@ from ida.engine import FAILED, failed, run
 from ida.errors import IdaError
 from ida.tasks import Task
 from ida.tasks import get as get_task
+from ida.tree import Tree
 from ida.workspace import Workspace
 
-PENDING = FAILED + "waiting for the model"
 
 
 class Amplify:
     """Amplify(H, M): H at the root and on primitive questions, M's answers for the other subquestions.
 
+    With a `decomposer` (H', learned), the root is H''s where it is sure and H's otherwise.
     M's answers come from `answers` (filled in batches by `amplified_answers`); a subquestion
     not answered yet is noted in `missing` and answered as a failure for now.
     """
 
-    def __init__(self, task: Task, answers: dict[str, str]) -> None:
-        self.task, self.answers = task, answers
+    def __init__(self, task: Task, answers: dict[str, str], decomposer: LearnedDecomposer | None = None) -> None:
+        self.task, self.answers, self.decomposer = task, answers, decomposer
         self.missing: set[str] = set()
         self.h_calls = 0  # nodes H worked on: decompositions and primitive answers
-        self.name = f"amplify({task.policy.name}, model)"
+        self.h_roots: set[str] = set()  # root questions H decomposed (H' deferred, or there is no H')
+        self.name = f"amplify({task.policy.name if decomposer is None else decomposer.name}, model)"
 
     def act(self, ws: Workspace) -> Any:
         q = ws.question_text
+        first = ws.policy_state is None
+        if ws.depth == 0 and self.decomposer is not None:
+            action = self.decomposer.act(ws)
+            if first and ws.policy_state is not None and ws.policy_state != MODEL_NODE:
+                self.h_calls += 1  # H' deferred: H took the node
+                self.h_roots.add(q)
+            return action
         if ws.depth == 0 or self.task.primitive(q):
-            if ws.policy_state is None:
-                self.h_calls += 1
+            self.h_calls += first
+            if ws.depth == 0:
+                self.h_roots.add(q)
             return self.task.policy.act(ws)
         if q not in self.answers:
             self.missing.add(q)
@@ -77,28 +89,53 @@ def model_answers(model: Transformer, questions: list[str], max_new: int, min_co
     return out
 
 
+@dataclass
+class Amplified:
+    """What one amplification pass gave: an answer per question, and its cost and traces."""
+
+    answers: dict[str, str]  # question -> Amplify's answer (a failure answer where there is none)
+    h_calls: int  # nodes H worked on
+    trees: dict[str, Tree]  # question -> its tree (absent where H's script choked)
+    h_roots: set[str]  # questions whose root H decomposed
+    asked: dict[str, str]  # every subquestion put to M, and M's answer (UNSURE where it deferred)
+
+    def decomposer_defer_rate(self) -> float:
+        return len(self.h_roots) / len(self.answers) if self.answers else 0.0
+
+    def h_pairs(self, family: Any) -> list[Pair]:
+        """H's decompositions of root nodes, as (workspace, action) pairs: what H' imitates."""
+        out = []
+        for q in sorted(self.h_roots & self.trees.keys()):
+            root = self.trees[q].nodes[0]
+            out.extend(Pair(root.workspace_at(i), st.action, family(q)) for i, st in enumerate(root.steps))
+        return out
+
+
 def amplified_answers(task: Task, model: Transformer, questions: list[str], max_new: int,
                       min_confidence: float = 0.0, script_errors: tuple[type[Exception], ...] = (ValueError, KeyError, IndexError),
-                      asked: dict[str, str] | None = None) -> tuple[dict[str, str], int]:
-    """Amplify(H, M)'s answer to each question, and how many nodes H worked on.
+                      decomposer: LearnedDecomposer | None = None) -> Amplified:
+    """Amplify(H, M)'s (or Amplify(H', M)'s) answer to each question, with how many nodes H worked on.
 
-    The trees are run in waves: a wave collects the subquestions M has not answered yet,
-    M answers them all in one batch, and the next wave runs again with those answers,
-    until no tree is waiting (as many waves as subquestions depend on each other).
-    `asked`, when given, receives every subquestion put to M and M's answer (`UNSURE` where it deferred).
+    The trees are run in waves: a wave collects the subquestions M has not answered yet (and
+    the workspaces H' has not acted on yet), the models answer them all in one batch, and the
+    next wave runs again with those answers, until no tree is waiting.
     """
-    answers: dict[str, str] = {} if asked is None else asked
+    answers: dict[str, str] = {}
     while True:
-        amp = Amplify(task, answers)
-        results = {}
+        amp = Amplify(task, answers, decomposer)
+        results, trees = {}, {}
         for q in questions:
             try:
-                results[q] = run(q, amp, budget=1_000, task=task.name).answer or FAILED + "no answer"
+                trees[q] = run(q, amp, budget=1_000, task=task.name)
+                results[q] = trees[q].answer or FAILED + "no answer"
             except script_errors:  # H handed nonsense by an untrained model (int("x7")): no target
                 results[q] = FAILED + "H could not use the model's answers"
-        if not amp.missing:
-            return results, amp.h_calls
+        waiting = decomposer is not None and decomposer.missing
+        if not amp.missing and not waiting:
+            return Amplified(results, amp.h_calls, trees, amp.h_roots, answers)
         answers.update(model_answers(model, sorted(amp.missing), max_new, min_confidence))
+        if decomposer is not None:
+            decomposer.generate_missing()
 
 
 class IterateRow(BaseModel):
@@ -109,6 +146,8 @@ class IterateRow(BaseModel):
     h_calls: int  # nodes H worked on so far, over all rounds (the amplification arm's cost in H)
     model_asked: int = 0  # subquestions put to the model this round
     defer_rate: float = 0.0  # of those, the share it was too unsure of to answer (it defers): should fall
+    decomposer_defer_rate: float | None = None  # with a learned H': the share of roots it left to H
+    decomposer_pairs: int | None = None  # H''s training pairs so far (H's decompositions)
     labels: int  # ground-truth labels the supervised arm has used (distinct questions)
     ida_exact_match: float | None  # held-out questions, the model answering alone (None: nothing held out)
     ida_train_exact_match: float
@@ -172,6 +211,7 @@ def iterate(
     max_seconds: float | None = None,
     targets_per_round: int | None = None,
     min_confidence: float = 0.7,
+    learn_decomposer: bool = False,
 ) -> IterateResult:
     """Run `rounds` rounds of amplification and distillation on a built-in task.
 
@@ -181,6 +221,9 @@ def iterate(
     With `min_confidence`, a subanswer the model gives with less confidence makes no target:
     early rounds then train on what H and the primitives settle, and harder questions join
     as the model becomes sure of their subquestions.
+    With `learn_decomposer`, the paper's full loop: a policy model H' trains on H's
+    decompositions each round and decomposes the roots it is sure of (`min_confidence` on its
+    first action), so calls to H fall as it learns; it is saved as `OUT/decomposer`.
     """
     if rounds < 1 or questions < 2 or steps < 1:
         raise IdaError("rounds and steps must be at least 1, questions at least 2")
@@ -221,6 +264,8 @@ def iterate(
 
     rows: list[IterateRow] = []
     h_calls = 0
+    decomposer: LearnedDecomposer | None = None  # H', made from H's first decompositions
+    h_pairs: dict[Pair, None] = {}  # H's decompositions so far, in order, once each
     def score_and_save(model: Transformer, arm: str, pairs: list[Pair]) -> tuple[float | None, float]:
         """(held-out, training) exact match; the arm's checkpoint records the first, else the second."""
         held = exact_match(model, held_eval) if held_eval else None
@@ -233,14 +278,24 @@ def iterate(
         t0 = time.perf_counter()
         ida_model.eval()
         asked = train_q if not targets_per_round else random.Random(seed + r).sample(train_q, min(targets_per_round, len(train_q)))
-        put_to_model: dict[str, str] = {}
-        answers, calls = amplified_answers(task, ida_model, asked, max_new, min_confidence, asked=put_to_model)
-        h_calls += calls
+        amp = amplified_answers(task, ida_model, asked, max_new, min_confidence, decomposer=decomposer)
+        answers, put_to_model = amp.answers, amp.asked
+        h_calls += amp.h_calls
         targets = [Pair(q, a, task.family(q)) for q, a in answers.items() if not failed(a)]
         if targets:
             ida.fit(ida.encode(targets), steps, batch_size)
         else:  # nothing usable yet: the step count still advances so both arms stay level
             ida.step += steps
+        if learn_decomposer:  # H' imitates every decomposition H has made so far
+            h_pairs.update(dict.fromkeys(amp.h_pairs(task.family)))
+            if decomposer is None:
+                torch.manual_seed(seed + 1)
+                hp = Transformer(model_config(size), train_codec([t for p in h_pairs for t in (p.prompt, p.completion)]))
+                decomposer = LearnedDecomposer(hp.to(dev), task, min_confidence)
+                hp_learner = Learner(decomposer.model, rounds * steps, peak, seed + 1)
+            hp_learner.fit(hp_learner.encode(list(h_pairs)), steps, batch_size)
+            decomposer.actions.clear()  # its weights moved: the cached actions are stale
+            _save(out / "decomposer", decomposer.model, size, list(h_pairs), r * steps, 0.0, mode="policy")
         ida_held, ida_train = score_and_save(ida_model, "ida", targets or train_pairs)
         t1 = time.perf_counter()
         ida_seconds += t1 - t0
@@ -253,6 +308,8 @@ def iterate(
             round=r, steps=r * steps, targets=len(targets),
             targets_correct=sum(answers[q] == truth[q] for q in asked) / len(asked),
             h_calls=h_calls, model_asked=len(put_to_model),
+            decomposer_defer_rate=amp.decomposer_defer_rate() if learn_decomposer else None,
+            decomposer_pairs=len(h_pairs) if learn_decomposer else None,
             defer_rate=sum(a == UNSURE for a in put_to_model.values()) / len(put_to_model) if put_to_model else 0.0,
             labels=len(train_pairs) if sup is not None else 0,
             ida_exact_match=ida_held, ida_train_exact_match=ida_train,
@@ -274,7 +331,8 @@ def iterate(
     result.plot = curves_png(out / "curves.png", [r.steps for r in rows],
                              {"IDA": [r.ida_score for r in rows],
                               **({"supervised": [r.supervised_score or 0.0 for r in rows]} if supervised else {}),
-                              "IDA defers": [r.defer_rate for r in rows]})
+                              "IDA defers": [r.defer_rate for r in rows],
+                              **({"H' defers": [r.decomposer_defer_rate or 0.0 for r in rows]} if learn_decomposer else {})})
     return result
 
 
@@ -291,8 +349,8 @@ def by_difficulty(task: Task, model: Transformer, other: Transformer | None, pai
     return rows
 
 
-def _save(where: Path, model: Transformer, size: str, pairs: Any, step: int, em: float) -> None:
+def _save(where: Path, model: Transformer, size: str, pairs: Any, step: int, em: float, mode: Mode = "answer") -> None:
     """Each arm's latest model, loadable by `ida eval` and `DistilledPolicy`."""
-    meta = CheckpointMeta(size=size, model=model.cfg, data_hash=data_hash(list(pairs)), mode="answer", step=step,
+    meta = CheckpointMeta(size=size, model=model.cfg, data_hash=data_hash(list(pairs)), mode=mode, step=step,
                           metrics={"exact_match": em})
     save_checkpoint(where, model, None, meta)

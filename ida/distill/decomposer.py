@@ -1,0 +1,59 @@
+"""H', the learned decomposer inside Amplify(H', M): it takes a node when sure, H takes it otherwise.
+
+The choice is made once per node, at its first action: a scripted H keeps a node's script in
+the node's workspace and cannot take over a node halfway, so a node is H's or the model's from
+its first step to its reply. The model's actions come from batched generation: during a wave
+of `amplified_answers`, a workspace it has not seen yet is noted in `missing` and the node
+waits (answers as a failure for that wave); the wave after, its action is there.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ida.actions import ActionError, parse_action
+from ida.distill.data import UNPARSEABLE
+from ida.distill.model import Generation, Transformer
+from ida.engine import FAILED
+from ida.tasks import Task
+from ida.workspace import Workspace
+
+PENDING = FAILED + "waiting for the model"  # an answer not there yet: the next wave will have it
+WAITING = f"reply {PENDING}"
+MODEL_NODE = "learned decomposer"  # the mark a node taken by the model carries in its workspace
+
+
+class LearnedDecomposer:
+    def __init__(self, model: Transformer, task: Task, min_confidence: float) -> None:
+        self.model, self.task, self.min_confidence = model, task, min_confidence
+        self.actions: dict[str, Generation] = {}
+        self.missing: set[str] = set()
+        self.name = f"deferring(H', {task.policy.name})"
+
+    def generate_missing(self, batch_size: int = 64) -> None:
+        todo = sorted(self.missing)
+        for i in range(0, len(todo), batch_size):
+            chunk = todo[i : i + batch_size]
+            self.actions.update(zip(chunk, self.model.generate_batch(chunk)))
+        self.missing.clear()
+
+    def act(self, ws: Workspace) -> Any:
+        """The model's action on a node it holds, H's on a node H holds; the first step decides."""
+        if ws.policy_state is not None and ws.policy_state != MODEL_NODE:
+            return self.task.policy.act(ws)  # H's node: its script goes on
+        if ws.last_result == PENDING:
+            return WAITING  # a subanswer is still to come: act on the workspace that has it, next wave
+        g = self.actions.get(ws.render())
+        if g is None:
+            self.missing.add(ws.render())
+            return WAITING
+        if ws.policy_state is None and not (g.finished and g.confidence >= self.min_confidence):
+            return self.task.policy.act(ws)  # unsure of the first step: H takes the node
+        ws.policy_state = MODEL_NODE
+        try:
+            if not g.finished:
+                raise ActionError("ran out of room")
+            parse_action(g.text.strip())
+        except ActionError:
+            return UNPARSEABLE  # the engine answers the node as a failure: no target is built on it
+        return g.text.strip()
