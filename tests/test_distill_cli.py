@@ -226,3 +226,13 @@ def test_split_exact_holds_out_whole_families_in_exact_number():
     held_families = {p.question for p in held}
     assert len(held_families) == 5  # 20% of the 24 permutations, rounded
     assert not held_families & {p.question for p in train}
+
+
+def test_distill_a_decomposer_straight_from_a_tasks_h(app, tmp_path):
+    r = invoke(app, "distill", "--task", "length", "--questions", 20, "--steps", 30, "--eval-every", 15,
+               "--out", tmp_path / "hp", "--no-progress", "--threads", 1)
+    assert r.exit_code == 0 and "policy pairs:" in r.output, r.output
+    r = invoke(app, "eval", tmp_path / "hp", "length", "--n", 3, "--threads", 1)
+    assert r.exit_code == 0 and "length by items" in " ".join(r.output.split()), r.output
+    r = invoke(app, "distill", "--out", tmp_path / "none")
+    assert r.exit_code != 0 and "give transcripts or --task" in str(r.exception or r.output)

@@ -64,7 +64,7 @@ def test_multiply_primitive_is_exactly_what_h_answers_by_hand():
 def test_list_tasks_difficulty_is_the_length_and_nothing_is_primitive(name):
     for size in (1, 3, 6):
         task, trees = h_trees(name, range(5), size)
-        assert task.difficulty_name == "length"
+        assert task.difficulty_name == "items"
         for tree in trees:
             assert task.difficulty(tree.root_node.question.text()) == size
             assert not any(task.primitive(n.question.text()) for n in tree.nodes)

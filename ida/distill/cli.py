@@ -51,8 +51,12 @@ def _pct(x: float | None) -> str:
 
 
 def distill_cmd(
-    transcripts: list[Path] = typer.Argument(..., help="Transcript files or folders (searched for *.jsonl)."),
+    transcripts: Optional[list[Path]] = typer.Argument(None, help="Transcript files or folders (searched for *.jsonl)."),
     out: Path = typer.Option(..., "--out", "-o", help="Run folder: best/ and last/ checkpoints go here."),
+    task: Optional[str] = typer.Option(None, help="Instead of transcripts: run this built-in task's H on generated "
+                                       "questions and train on its trees (policy mode leaves out primitive questions)."),
+    questions: int = typer.Option(300, min=1, help="With --task: how many generated questions (seeds 0 and up)."),
+    task_size: Optional[int] = typer.Option(None, help="With --task: size of the questions."),
     mode: ModeOpt = typer.Option(ModeOpt.policy, help="policy: (workspace, action) pairs; answer: (question, answer)."),
     size: SizeOpt = typer.Option(SizeOpt.tiny, help="Model size."),
     steps: int = typer.Option(2000, min=1, help="Most training steps."),
@@ -70,12 +74,20 @@ def distill_cmd(
                                            "punctuation split, words whole); bytes: one token per byte."),
     prompt_weight: float = typer.Option(1.0, min=0.0, help="Weight of the loss on the prompt (0: the completion only)."),
 ) -> None:
-    """Train a transformer on transcripts: imitate the decomposer, or answer outright."""
+    """Train a transformer on transcripts: imitate the decomposer (H'), or answer outright."""
     from ida.distill import load_pairs, split, train
 
     _threads(threads)
 
-    pairs = load_pairs(transcripts, mode.value)
+    if bool(transcripts) == bool(task):
+        raise IdaError("give transcripts or --task, one of the two")
+    if task:
+        from ida.distill.data import scripted_trees, task_answer_pairs
+
+        pairs = (scripted_trees(task, questions, task_size) if mode is ModeOpt.policy
+                 else task_answer_pairs(task, questions, task_size))
+    else:
+        pairs = load_pairs(transcripts, mode.value)
     tr, ho = split(pairs, held_out, seed)
     if not tr:
         raise IdaError("every pair was held out; lower --held-out")

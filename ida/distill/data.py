@@ -17,7 +17,7 @@ from ida.engine import failed, run
 from ida.errors import IdaError
 from ida.tasks import Task
 from ida.tasks import get as get_task
-from ida.tree import NodeRecord, Step, StepRecord, TranscriptHeader, read_transcript
+from ida.tree import NodeRecord, Step, StepRecord, Tree, TranscriptHeader, read_transcript
 
 Mode = Literal["policy", "answer"]
 Skip = Callable[[str], bool]  # question text -> leave this node's steps out
@@ -137,18 +137,33 @@ def policy_pairs(paths: str | Path | Iterable[str | Path], skip: Skip | None = N
     return _resolve(_raw_policy(paths, skip))
 
 
+def _h_trees(task: Task | str, n: int, size: int | None, seed: int) -> Iterator[tuple[Task, Tree]]:
+    task = get_task(task) if isinstance(task, str) else task
+    for i in range(n):
+        yield task, run(task.instance(seed + i, size).question, task.policy, task=task.name)
+
+
 def scripted_trees(task: Task | str, n: int, size: int | None = None, seed: int = 0) -> list[Pair]:
     """Policy pairs from the task's H run on `n` generated questions (seeds seed..seed+n-1), in memory.
 
     Nodes whose question is primitive for the task are left out: H answers those when the
     distilled decomposer runs (see `ida.distill.evaluate.WithPrimitives`)."""
-    task = get_task(task) if isinstance(task, str) else task
     raws: list[_Raw] = []
-    for i in range(n):
-        tree = run(task.instance(seed + i, size).question, task.policy, task=task.name)
+    for t, tree in _h_trees(task, n, size, seed):
         for node in tree.nodes:
             raws.extend(_node_raws(tree.run_id, node.id, node.question.text(), node.steps, node.workspace_at,
-                                   False, task.primitive))
+                                   False, t.primitive))
+    return _resolve(raws)
+
+
+def task_answer_pairs(task: Task | str, n: int, size: int | None = None, seed: int = 0) -> list[Pair]:
+    """(question, answer) for every node of the task's H run on `n` generated questions, in memory."""
+    raws = []
+    for _, tree in _h_trees(task, n, size, seed):
+        for node in tree.nodes:
+            answer, q = node.answer_text, node.question.text()
+            if answer is not None and node.failure is None and not failed(answer):
+                raws.append(_Raw(Pair(q, answer, q), False, (tree.run_id, node.id, -1), None))
     return _resolve(raws)
 
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from ida.actions import ActionError, parse_action
 from ida.distill.data import UNPARSEABLE
 from ida.distill.model import Generation, Transformer
+from ida.distill.policy import command
 from ida.engine import FAILED
 from ida.tasks import Task
 from ida.workspace import Workspace
@@ -50,10 +50,7 @@ class LearnedDecomposer:
         if ws.policy_state is None and not (g.finished and g.confidence >= self.min_confidence):
             return self.task.policy.act(ws)  # unsure of the first step: H takes the node
         ws.policy_state = MODEL_NODE
-        try:
-            if not g.finished:
-                raise ActionError("ran out of room")
-            parse_action(g.text.strip())
-        except ActionError:
-            return UNPARSEABLE  # the engine answers the node as a failure: no target is built on it
-        return g.text.strip()
+        if (ws.last_result or "").startswith("error: "):
+            return UNPARSEABLE  # the engine refused its last command: end the node rather than let it retry
+        text = command(g, ws)
+        return UNPARSEABLE if text is None else text  # a failure answer: no target is built on it

@@ -9,7 +9,7 @@ model: amplification that asks H less as the model learns).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Collection
 
 from pydantic import BaseModel
 
@@ -77,9 +77,20 @@ def evaluate_task(
     task_size: int | None = None,
     threshold: float | None = None,
     budget: int = 500,
+    exclude: Collection[str] = (),
 ) -> TaskScore:
+    """Run the model on `questions` generated questions (seeds `seed` and up), none of them in `exclude`
+    (the training questions, say: a small task repeats its questions)."""
     task = get_task(task_name)
-    insts = [task.instance(seed + i, task_size) for i in range(questions)]
+    insts: list[Instance] = []
+    for i in range(100 * questions):
+        inst = task.instance(seed + i, task_size)
+        if inst.question not in exclude:
+            insts.append(inst)
+        if len(insts) == questions:
+            break
+    else:
+        raise IdaError(f"task {task.name}: fewer than {questions} questions outside the excluded ones")
     if threshold is not None and policy.mode != "answer":
         # A scripted H is a generator per node: it cannot take over single steps of a node the model began.
         raise IdaError("--threshold needs an answer model; a scripted H cannot take over single steps")

@@ -102,6 +102,16 @@ class Amplified:
     def decomposer_defer_rate(self) -> float:
         return len(self.h_roots) / len(self.answers) if self.answers else 0.0
 
+    def primitive_answers(self, task: Task) -> dict[str, str]:
+        """H's answers to the primitive subquestions of the trees (σ^1(x) read off the facts)."""
+        out = {}
+        for tree in self.trees.values():
+            for node in tree.nodes[1:]:
+                q, a = node.question.text(), node.answer_text
+                if a is not None and node.failure is None and not failed(a) and task.primitive(q):
+                    out[q] = a
+        return out
+
     def h_pairs(self, family: Any) -> list[Pair]:
         """H's decompositions of root nodes, as (workspace, action) pairs: what H' imitates."""
         out = []
@@ -145,7 +155,7 @@ class IterateRow(BaseModel):
     targets_correct: float  # of this round's training questions, the fraction whose amplified answer is right
     h_calls: int  # nodes H worked on so far, over all rounds (the amplification arm's cost in H)
     model_asked: int = 0  # subquestions put to the model this round
-    defer_rate: float = 0.0  # of those, the share it was too unsure of to answer (it defers): should fall
+    defer_rate: float = 0.0  # of those, the share it gave no answer to (unsure, or unfinished): should fall
     decomposer_defer_rate: float | None = None  # with a learned H': the share of roots it left to H
     decomposer_pairs: int | None = None  # H''s training pairs so far (H's decompositions)
     labels: int  # ground-truth labels the supervised arm has used (distinct questions)
@@ -212,6 +222,7 @@ def iterate(
     targets_per_round: int | None = None,
     min_confidence: float = 0.7,
     learn_decomposer: bool = False,
+    primitive_targets: bool = False,
 ) -> IterateResult:
     """Run `rounds` rounds of amplification and distillation on a built-in task.
 
@@ -221,6 +232,8 @@ def iterate(
     With `min_confidence`, a subanswer the model gives with less confidence makes no target:
     early rounds then train on what H and the primitives settle, and harder questions join
     as the model becomes sure of their subquestions.
+    With `primitive_targets`, H's answers to the primitive subquestions of the amplified trees
+    (σ^1(x), read off the facts) train the model too: one-hop lookups before the chains.
     With `learn_decomposer`, the paper's full loop: a policy model H' trains on H's
     decompositions each round and decomposes the roots it is sure of (`min_confidence` on its
     first action), so calls to H fall as it learns; it is saved as `OUT/decomposer`.
@@ -282,6 +295,8 @@ def iterate(
         answers, put_to_model = amp.answers, amp.asked
         h_calls += amp.h_calls
         targets = [Pair(q, a, task.family(q)) for q, a in answers.items() if not failed(a)]
+        if primitive_targets:  # H's own answers below the root: the one-hop lookups, a curriculum
+            targets += [Pair(q, a, task.family(q)) for q, a in amp.primitive_answers(task).items() if q not in answers]
         if targets:
             ida.fit(ida.encode(targets), steps, batch_size)
         else:  # nothing usable yet: the step count still advances so both arms stay level
@@ -310,7 +325,7 @@ def iterate(
             h_calls=h_calls, model_asked=len(put_to_model),
             decomposer_defer_rate=amp.decomposer_defer_rate() if learn_decomposer else None,
             decomposer_pairs=len(h_pairs) if learn_decomposer else None,
-            defer_rate=sum(a == UNSURE for a in put_to_model.values()) / len(put_to_model) if put_to_model else 0.0,
+            defer_rate=sum(map(failed, put_to_model.values())) / len(put_to_model) if put_to_model else 0.0,
             labels=len(train_pairs) if sup is not None else 0,
             ida_exact_match=ida_held, ida_train_exact_match=ida_train,
             supervised_exact_match=sup_held, supervised_train_exact_match=sup_train,

@@ -99,10 +99,13 @@ def encode_pair(codec: Codec, prompt: str, completion: str, cfg: ModelConfig) ->
 # ---- the network ---------------------------------------------------------------------
 
 
-def rope_tables(t: int, head_dim: int, base: float, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
-    """cos and sin of each position's rotation angles, (t, head_dim / 2)."""
+KV = tuple[torch.Tensor, torch.Tensor]  # one block's keys and values, (B, heads, T, head width) each
+
+
+def rope_tables(start: int, t: int, head_dim: int, base: float, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """cos and sin of the rotation angles of positions start..start+t-1, (t, head_dim / 2)."""
     inv = base ** (-torch.arange(0, head_dim, 2, device=device, dtype=torch.float32) / head_dim)
-    angles = torch.arange(t, device=device, dtype=torch.float32)[:, None] * inv[None, :]
+    angles = torch.arange(start, start + t, device=device, dtype=torch.float32)[:, None] * inv[None, :]
     return angles.cos(), angles.sin()
 
 
@@ -122,16 +125,20 @@ class Block(nn.Module):
         self.ln2 = nn.LayerNorm(cfg.d_model)
         self.mlp = nn.Sequential(nn.Linear(cfg.d_model, cfg.d_ff), nn.GELU(), nn.Linear(cfg.d_ff, cfg.d_model))
 
-    def forward(self, x: torch.Tensor, rope: tuple[torch.Tensor, torch.Tensor], mask: torch.Tensor | None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, rope: tuple[torch.Tensor, torch.Tensor], mask: torch.Tensor | None,
+                past: KV | None = None) -> tuple[torch.Tensor, KV]:
+        """The block's output, and its keys and values (after `past`'s) for the next token to attend to."""
         b, t, d = x.shape
         q, k, v = self.qkv(self.ln1(x)).view(b, t, 3, self.n_heads, d // self.n_heads).permute(2, 0, 3, 1, 4)
         q, k = rotate(q, *rope), rotate(k, *rope)
+        if past is not None:
+            k, v = torch.cat([past[0], k], 2), torch.cat([past[1], v], 2)
         if mask is None:
             a = F.scaled_dot_product_attention(q, k, v, is_causal=True)
         else:
             a = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
         x = x + self.proj(a.transpose(1, 2).reshape(b, t, d))
-        return x + self.mlp(self.ln2(x))
+        return x + self.mlp(self.ln2(x)), (k, v)
 
 
 class Transformer(nn.Module):
@@ -163,17 +170,32 @@ class Transformer(nn.Module):
 
     def forward(self, ids: torch.Tensor, pad: torch.Tensor | None = None) -> torch.Tensor:
         """Logits (B, T, vocab). `pad` (B, T) marks left padding, which no query attends to."""
+        return self.extend(ids, pad)[0]
+
+    def extend(self, ids: torch.Tensor, pad: torch.Tensor | None = None,
+               past: list[KV] | None = None) -> tuple[torch.Tensor, list[KV]]:
+        """Logits for `ids` following the `past` keys and values (none: from the start), and the new cache.
+
+        `pad` marks the padding among all positions, past and new (B, past + T)."""
         t = ids.shape[1]
-        rope = rope_tables(t, self.cfg.d_model // self.cfg.n_heads, self.cfg.rope_base, ids.device)
+        start = 0 if past is None else past[0][0].shape[2]
+        rope = rope_tables(start, t, self.cfg.d_model // self.cfg.n_heads, self.cfg.rope_base, ids.device)
         mask = None  # right padding needs no mask: causal attention never looks ahead at it
         if pad is not None:
-            causal = torch.ones(t, t, dtype=torch.bool, device=ids.device).tril()
+            n = start + t
+            causal = torch.ones(t, n, dtype=torch.bool, device=ids.device).tril(diagonal=start)
             # Each query also sees itself, so a row of pure padding never attends to nothing (NaN).
-            mask = ((causal & ~pad[:, None, :]) | torch.eye(t, dtype=torch.bool, device=ids.device))[:, None]
+            itself = torch.zeros(t, n, dtype=torch.bool, device=ids.device)
+            itself[:, start:] = torch.eye(t, dtype=torch.bool, device=ids.device)
+            mask = ((causal & ~pad[:, None, :]) | itself)[:, None]
+        elif past is not None:
+            raise ValueError("extending a cache needs the padding mask")
         x = self.tok(ids)
-        for blk in self.blocks:
-            x = blk(x, rope, mask)
-        return self.head(self.ln_f(x))
+        cache = []
+        for i, blk in enumerate(self.blocks):
+            x, kv = blk(x, rope, mask, None if past is None else past[i])
+            cache.append(kv)
+        return self.head(self.ln_f(x)), cache
 
     def n_params(self) -> int:
         return sum(p.numel() for p in self.parameters())
@@ -202,9 +224,9 @@ class Transformer(nn.Module):
         out: list[list[int]] = [[] for _ in prompts]
         logp = torch.zeros(len(prompts), device=self.device)
         done = torch.zeros(len(prompts), dtype=torch.bool, device=self.device)
+        logits, cache = self.extend(ids, pad)  # the prompt once; then one token at a time on the cache
         for _ in range(max_new):
-            logits = self(ids, pad)[:, -1].float().masked_fill(banned, float("-inf"))
-            lp = logits.log_softmax(-1)
+            lp = logits[:, -1].float().masked_fill(banned, float("-inf")).log_softmax(-1)
             nxt = lp.argmax(-1)
             logp += torch.where(done, 0.0, lp.gather(1, nxt[:, None]).squeeze(1))
             for i, t in enumerate(nxt.tolist()):
@@ -213,8 +235,8 @@ class Transformer(nn.Module):
             done |= nxt == EOS
             if bool(done.all()):
                 break
-            ids = torch.cat([ids, nxt[:, None]], 1)
             pad = torch.cat([pad, done[:, None]], 1)  # a finished row pads on; its output is already fixed
+            logits, cache = self.extend(nxt[:, None], pad, cache)
         self.train(was_training)
         conf = logp.exp().tolist()
         return [Generation(self.codec.decode(o), c, bool(d)) for o, c, d in zip(out, conf, done.tolist())]

@@ -28,6 +28,20 @@ class _Workspace(Protocol):
     def question_text(self) -> str: ...
 
 
+def command(g: Generation, workspace: Any, mode: Mode = "policy") -> str | None:
+    """The command a generation stands for, or None where it is not one the engine would take."""
+    text = g.text.strip() if mode == "policy" else f"reply {g.text.strip()}"
+    if not g.finished:
+        return None  # ran out of room before the end of the command
+    try:
+        action = parse_action(text)
+        if action.kind in ("ask", "reply"):  # the engine would reject a malformed message: fail here, counted
+            parse(action.arg, getattr(workspace, "names", ()))
+    except (ActionError, HypertextError):
+        return None
+    return text
+
+
 class DistilledPolicy:
     def __init__(
         self,
@@ -77,14 +91,8 @@ class DistilledPolicy:
         if g is None:
             g = self.model.generate_batch([prompt], self.max_new)[0]
             self._remember([(prompt, g)])
-        text = g.text.strip() if self.mode == "policy" else f"reply {g.text.strip()}"
-        try:
-            if not g.finished:
-                raise ActionError("ran out of room before the end of the command")
-            action = parse_action(text)
-            if action.kind in ("ask", "reply"):  # the engine would reject a malformed message: fail here, counted
-                parse(action.arg, getattr(workspace, "names", ()))
-        except (ActionError, HypertextError):
+        text = command(g, workspace, self.mode)
+        if text is None:
             self.failures += 1
             self.last_failed, self.last_confidence = True, 0.0
             return UNPARSEABLE

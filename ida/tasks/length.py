@@ -61,4 +61,4 @@ def difficulty(q: str) -> int:
 
 
 TASK = Task("length", "the length of a cons list", generate, solve, h, default_size=5,
-            rules=(backward_rule,), difficulty=difficulty, difficulty_name="length")
+            rules=(backward_rule,), difficulty=difficulty, difficulty_name="items")

@@ -88,4 +88,4 @@ def difficulty(q: str) -> int:
 
 
 TASK = Task("sorted", "is a linked list sorted? (recursion on the tail)", generate, solve, h, default_size=6,
-            rules=(backward_rule,), difficulty=difficulty, difficulty_name="length")
+            rules=(backward_rule,), difficulty=difficulty, difficulty_name="items")
