@@ -157,8 +157,9 @@ def part_setting(name: str, args: argparse.Namespace, tmp: Path) -> dict:
 
 
 def part_c(args: argparse.Namespace, tmp: Path) -> dict:
-    if args.device != "cpu":
-        return part_setting("C", args, tmp)
+    if args.device != "cpu":  # a 64-element question is about 380 tokens: tiny's window would cut facts out
+        return part_setting("C", argparse.Namespace(**{**vars(args), "size": "small" if args.size == "tiny" else args.size}),
+                            tmp)
     print(f"C on CPU: one hop on fresh 64-element permutations for {args.c_minutes} minutes", flush=True)
     # A 64-element question is about 400 tokens: the window grows so that no fact is cut.
     return {"one_hop": hop_run(64, 100_000, 60 * args.c_minutes, args, eval_every=200, max_len=640, max_completion=16),

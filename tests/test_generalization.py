@@ -114,3 +114,11 @@ def test_iterate_learns_a_decomposer_and_saves_it(tmp_path):
     assert hp.mode == "policy"
     rows = {r.difficulty for r in res.by_difficulty}
     assert rows and rows <= set(range(2, 8))
+
+
+def test_primitive_targets_add_hs_one_hop_answers(tmp_path):
+    plain = iterate("permutation", tmp_path / "a", rounds=1, steps=5, questions=40, held_out=0.0, supervised=False)
+    more = iterate("permutation", tmp_path / "b", rounds=1, steps=5, questions=40, held_out=0.0, supervised=False,
+                   primitive_targets=True)
+    # the same roots (all of them: H and the primitives settle exponents 2 and 3), plus the σ^1 questions below them
+    assert more.rows[0].targets > plain.rows[0].targets > 0

@@ -153,7 +153,8 @@ def read_meta(directory: str | Path) -> CheckpointMeta:
     return meta
 
 
-def _load_file(d: Path, name: str, sha: str | None, device: torch.device) -> Any:
+def _read_checked(d: Path, name: str, sha: str | None) -> bytes:
+    """A file named by config.json, its checksum verified."""
     path = d / name
     try:
         data = path.read_bytes()
@@ -163,22 +164,19 @@ def _load_file(d: Path, name: str, sha: str | None, device: torch.device) -> Any
         raise CheckpointError(f"{path}: cannot read: {e}") from None
     if sha and hashlib.sha256(data).hexdigest() != sha:
         raise CheckpointError(f"{path}: corrupt (checksum does not match {CONFIG})")
+    return data
+
+
+def _load_file(d: Path, name: str, sha: str | None, device: torch.device) -> Any:
+    path, data = d / name, _read_checked(d, name, sha)
     try:
         return torch.load(io.BytesIO(data), map_location=device, weights_only=True)
     except Exception as e:  # torch raises several types for a damaged file; all mean the same to a user
         raise CheckpointError(f"{path}: cannot load: {str(e).splitlines()[0] if str(e) else type(e).__name__}") from None
 
 
-def load_codec(directory: str | Path, meta: CheckpointMeta) -> Codec:
-    path = Path(directory) / TOKENIZER
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise CheckpointError(f"{path}: missing (named by {Path(directory) / CONFIG})") from None
-    except OSError as e:
-        raise CheckpointError(f"{path}: cannot read: {e}") from None
-    if meta.tokenizer_sha256 and hashlib.sha256(data).hexdigest() != meta.tokenizer_sha256:
-        raise CheckpointError(f"{path}: corrupt (checksum does not match {CONFIG})")
+def _codec(d: Path, meta: CheckpointMeta) -> Codec:
+    path, data = d / TOKENIZER, _read_checked(d, TOKENIZER, meta.tokenizer_sha256)
     try:
         codec = Codec.from_json(data.decode("utf-8", errors="replace"), str(path))
     except TokenizerError as e:
@@ -193,7 +191,7 @@ def load_checkpoint(directory: str | Path, device: str | torch.device = "cpu") -
     d = resolve_checkpoint(directory)
     meta = read_meta(d)
     dev = resolve_device(device)
-    codec = load_codec(d, meta)
+    codec = _codec(d, meta)
     state = _load_file(d, meta.weights, meta.weights_sha256, dev)
     if not isinstance(state, dict):
         raise CheckpointError(f"{d / meta.weights}: not a state dict")

@@ -176,6 +176,8 @@ def iterate_cmd(
     supervised: bool = typer.Option(True, "--supervised/--no-supervised", help="Also train an arm on the ground truth."),
     min_confidence: float = typer.Option(0.7, min=0.0, max=1.0, help="A subanswer the model is less sure of makes "
                                          "no target that round (the model defers)."),
+    primitive_targets: bool = typer.Option(False, "--primitive-targets", help="Also train on H's answers to the "
+                                           "primitive subquestions of the amplified trees (one-hop lookups first)."),
     learn_decomposer: bool = typer.Option(False, "--learn-decomposer", help="The paper's full loop: also train H' on "
                                           "H's decompositions; H' decomposes the roots it is sure of (saved as OUT/decomposer)."),
 ) -> None:
@@ -199,7 +201,8 @@ def iterate_cmd(
 
     res = iterate(task, out, rounds=rounds, steps=steps, questions=questions, task_size=task_size, size=size.value,
                   batch_size=batch_size, held_out=held_out, seed=seed, device=device, supervised=supervised,
-                  min_confidence=min_confidence, learn_decomposer=learn_decomposer, on_row=show)
+                  min_confidence=min_confidence, learn_decomposer=learn_decomposer, primitive_targets=primitive_targets,
+                  on_row=show)
     t.caption = f"{res.train_questions} training questions, {res.heldout_questions} held out; models in {res.out_dir}"
     console.print(t)
     d = Table(title=f"by {res.difficulty_name} ({scored})")

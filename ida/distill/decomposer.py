@@ -9,11 +9,17 @@ waits (answers as a failure for that wave); the wave after, its action is there.
 
 from __future__ import annotations
 
-from typing import Any
+from pathlib import Path
+from typing import Any, Sequence
 
-from ida.distill.data import UNPARSEABLE
-from ida.distill.model import Generation, Transformer
+import torch
+
+from ida.distill.checkpoint import CheckpointMeta, save_checkpoint
+from ida.distill.data import UNPARSEABLE, Pair, data_hash
+from ida.distill.model import Generation, Transformer, model_config
 from ida.distill.policy import command
+from ida.distill.tokenizer import train_codec
+from ida.distill.train import Learner
 from ida.engine import FAILED
 from ida.tasks import Task
 from ida.workspace import Workspace
@@ -54,3 +60,34 @@ class LearnedDecomposer:
             return UNPARSEABLE  # the engine refused its last command: end the node rather than let it retry
         text = command(g, ws)
         return UNPARSEABLE if text is None else text  # a failure answer: no target is built on it
+
+
+class DecomposerTrainer:
+    """H' and its schooling: each round it trains on every decomposition H has made so far."""
+
+    def __init__(self, task: Task, size: str, total_steps: int, lr: float, seed: int, min_confidence: float,
+                 device: torch.device) -> None:
+        self.task, self.size, self.total, self.lr, self.seed = task, size, total_steps, lr, seed
+        self.min_confidence, self.device = min_confidence, device
+        self.pairs: dict[Pair, None] = {}  # H's decompositions so far, in order, once each
+        self.decomposer: LearnedDecomposer | None = None  # made from H's first decompositions
+        self.learner: Learner | None = None
+
+    def learn(self, h_pairs: Sequence[Pair], steps: int, batch_size: int) -> LearnedDecomposer:
+        self.pairs.update(dict.fromkeys(h_pairs))
+        if self.decomposer is None or self.learner is None:
+            torch.manual_seed(self.seed)
+            codec = train_codec([t for p in self.pairs for t in (p.prompt, p.completion)])
+            model = Transformer(model_config(self.size), codec).to(self.device)
+            self.decomposer = LearnedDecomposer(model, self.task, self.min_confidence)
+            self.learner = Learner(model, self.total, self.lr, self.seed)
+        self.learner.fit(self.learner.encode(list(self.pairs)), steps, batch_size)
+        self.decomposer.actions.clear()  # its weights moved: the cached actions are stale
+        return self.decomposer
+
+    def save(self, where: Path, step: int) -> None:
+        """H' as a policy checkpoint, loadable by `ida eval` and `DistilledPolicy`."""
+        assert self.decomposer is not None
+        meta = CheckpointMeta(size=self.size, model=self.decomposer.model.cfg, data_hash=data_hash(self.pairs),
+                              mode="policy", step=step)
+        save_checkpoint(where, self.decomposer.model, None, meta)

@@ -21,8 +21,8 @@ import torch
 from pydantic import BaseModel
 
 from ida.distill.checkpoint import CheckpointMeta, save_checkpoint
-from ida.distill.data import Mode, Pair, data_hash, split_exact
-from ida.distill.decomposer import MODEL_NODE, PENDING, LearnedDecomposer
+from ida.distill.data import Pair, data_hash, split_exact
+from ida.distill.decomposer import MODEL_NODE, PENDING, DecomposerTrainer, LearnedDecomposer
 from ida.distill.model import Transformer, model_config, resolve_device
 from ida.distill.tokenizer import train_codec
 from ida.distill.train import LR, Learner, exact_match
@@ -32,7 +32,6 @@ from ida.tasks import Task
 from ida.tasks import get as get_task
 from ida.tree import Tree
 from ida.workspace import Workspace
-
 
 
 class Amplify:
@@ -277,8 +276,9 @@ def iterate(
 
     rows: list[IterateRow] = []
     h_calls = 0
-    decomposer: LearnedDecomposer | None = None  # H', made from H's first decompositions
-    h_pairs: dict[Pair, None] = {}  # H's decompositions so far, in order, once each
+    school = DecomposerTrainer(task, size, rounds * steps, peak, seed + 1, min_confidence, dev) if learn_decomposer else None
+    decomposer: LearnedDecomposer | None = None  # H', from round 2 on
+
     def score_and_save(model: Transformer, arm: str, pairs: list[Pair]) -> tuple[float | None, float]:
         """(held-out, training) exact match; the arm's checkpoint records the first, else the second."""
         held = exact_match(model, held_eval) if held_eval else None
@@ -301,16 +301,9 @@ def iterate(
             ida.fit(ida.encode(targets), steps, batch_size)
         else:  # nothing usable yet: the step count still advances so both arms stay level
             ida.step += steps
-        if learn_decomposer:  # H' imitates every decomposition H has made so far
-            h_pairs.update(dict.fromkeys(amp.h_pairs(task.family)))
-            if decomposer is None:
-                torch.manual_seed(seed + 1)
-                hp = Transformer(model_config(size), train_codec([t for p in h_pairs for t in (p.prompt, p.completion)]))
-                decomposer = LearnedDecomposer(hp.to(dev), task, min_confidence)
-                hp_learner = Learner(decomposer.model, rounds * steps, peak, seed + 1)
-            hp_learner.fit(hp_learner.encode(list(h_pairs)), steps, batch_size)
-            decomposer.actions.clear()  # its weights moved: the cached actions are stale
-            _save(out / "decomposer", decomposer.model, size, list(h_pairs), r * steps, 0.0, mode="policy")
+        if school is not None:  # H' imitates every decomposition H has made so far
+            decomposer = school.learn(amp.h_pairs(task.family), steps, batch_size)
+            school.save(out / "decomposer", r * steps)
         ida_held, ida_train = score_and_save(ida_model, "ida", targets or train_pairs)
         t1 = time.perf_counter()
         ida_seconds += t1 - t0
@@ -323,8 +316,8 @@ def iterate(
             round=r, steps=r * steps, targets=len(targets),
             targets_correct=sum(answers[q] == truth[q] for q in asked) / len(asked),
             h_calls=h_calls, model_asked=len(put_to_model),
-            decomposer_defer_rate=amp.decomposer_defer_rate() if learn_decomposer else None,
-            decomposer_pairs=len(h_pairs) if learn_decomposer else None,
+            decomposer_defer_rate=amp.decomposer_defer_rate() if school else None,
+            decomposer_pairs=len(school.pairs) if school else None,
             defer_rate=sum(map(failed, put_to_model.values())) / len(put_to_model) if put_to_model else 0.0,
             labels=len(train_pairs) if sup is not None else 0,
             ida_exact_match=ida_held, ida_train_exact_match=ida_train,
@@ -364,8 +357,8 @@ def by_difficulty(task: Task, model: Transformer, other: Transformer | None, pai
     return rows
 
 
-def _save(where: Path, model: Transformer, size: str, pairs: Any, step: int, em: float, mode: Mode = "answer") -> None:
+def _save(where: Path, model: Transformer, size: str, pairs: Any, step: int, em: float) -> None:
     """Each arm's latest model, loadable by `ida eval` and `DistilledPolicy`."""
-    meta = CheckpointMeta(size=size, model=model.cfg, data_hash=data_hash(list(pairs)), mode=mode, step=step,
+    meta = CheckpointMeta(size=size, model=model.cfg, data_hash=data_hash(list(pairs)), mode="answer", step=step,
                           metrics={"exact_match": em})
     save_checkpoint(where, model, None, meta)
