@@ -2,6 +2,7 @@
 
 import json
 import random
+from types import SimpleNamespace
 
 import pytest
 
@@ -70,6 +71,15 @@ def test_a_checkpoint_carries_its_tokenizer_and_bad_files_get_one_clear_line(tmp
     with pytest.raises(CheckpointError, match="format 1 checkpoint .* train it again") as err:
         load_checkpoint(tmp_path / "ck")
     assert "\n" not in str(err.value)
+
+
+def test_a_policy_reads_unseen_characters_without_crashing_and_counts_them():
+    torch.manual_seed(0)
+    policy = DistilledPolicy(Transformer(model_config("tiny"), CODEC), mode="policy")
+    policy.act(SimpleNamespace(render=lambda: "question: reply 2", question_text="reply 2", names=()))
+    assert policy.unseen_tokens == 0
+    action = policy.act(SimpleNamespace(render=lambda: "question: ünïcødé ☃?", question_text="ünïcødé ☃?", names=()))
+    assert isinstance(action, str) and policy.unseen_tokens > 0
 
 
 def test_a_tokenizer_that_is_not_ours_is_refused():

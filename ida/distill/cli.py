@@ -145,8 +145,12 @@ def eval_cmd(
             t.add_column(col, justify="right")
         t.add_row(_pct(s.accuracy), str(s.failures), "-" if s.defer_rate is None else _pct(s.defer_rate),
                   f"{s.actions_per_question:.1f}", "-" if s.h_calls is None else str(s.h_calls))
+        notes = []
         if s.script_errors:
-            t.caption = f"{s.script_errors} of the failures: trees the task's H could not finish on the model's output"
+            notes.append(f"{s.script_errors} of the failures: trees the task's H could not finish on the model's output")
+        if s.unseen_tokens:
+            notes.append(f"{s.unseen_tokens} prompt tokens never seen in training (read as bytes)")
+        t.caption = "; ".join(notes) or None
         console.print(t)
         d = Table(title=f"{s.task} by {s.difficulty_name}")
         cols = (s.difficulty_name, "questions", "right") + (("trivial answer",) if s.baseline is not None else ())

@@ -40,6 +40,7 @@ class TaskScore(BaseModel):
     accuracy: float
     failures: int  # model outputs that were not a command, plus trees H could not finish on the model's output
     script_errors: int = 0  # of those failures, trees whose H script choked on the model's output
+    unseen_tokens: int = 0  # prompt tokens the model's training text never used (it read them all the same)
     defer_rate: float | None = None
     actions_per_question: float
     h_calls: int | None = None  # policy model: primitive nodes the task's H answered (None: not counted)
@@ -94,11 +95,12 @@ def evaluate_task(
     if threshold is not None and policy.mode != "answer":
         # A scripted H is a generator per node: it cannot take over single steps of a node the model began.
         raise IdaError("--threshold needs an answer model; a scripted H cannot take over single steps")
-    failures0 = policy.failures
+    failures0, unseen0 = policy.failures, getattr(policy, "unseen_tokens", 0)
     if policy.mode == "answer" and threshold is None:
         policy.prefill([i.question for i in insts])  # batched: direct answers need no engine
         right = [policy.act(_Question(i.question)) == f"reply {i.answer}" for i in insts]
-        return _score(task, insts, right, failures=policy.failures - failures0, actions=questions, h_calls=0)
+        return _score(task, insts, right, failures=policy.failures - failures0, actions=questions, h_calls=0,
+                      unseen_tokens=getattr(policy, "unseen_tokens", 0) - unseen0)
     actor: WithPrimitives | Deferring = (
         WithPrimitives(policy, task) if threshold is None else Deferring(policy, task.policy, threshold))
     right, crashed = [], 0
@@ -110,6 +112,7 @@ def evaluate_task(
             crashed += 1
     # One act per engine step, so the actor's count is the actions, a lost tree's included.
     return _score(task, insts, right, failures=policy.failures - failures0 + crashed, actions=_acts(actor),
+                  unseen_tokens=getattr(policy, "unseen_tokens", 0) - unseen0,
                   script_errors=crashed,
                   defer_rate=actor.rate if isinstance(actor, Deferring) else None,
                   h_calls=actor.h_calls if isinstance(actor, WithPrimitives) else None)

@@ -59,12 +59,13 @@ class DistilledPolicy:
             self.mode = mode or meta.mode
             label = Path(source).name
         self.model.eval()
-        self.max_new = max_new  # bytes to write at most; None: the model's max_completion
+        self.max_new = max_new  # tokens to write at most; None: the model's max_completion
         self.name = name or f"distilled:{label}"
         self.last_confidence = 0.0
         self.last_failed = False
         self.calls = 0
         self.failures = 0
+        self.unseen_tokens = 0  # prompt tokens the training text never used (an unseen character's bytes)
         # Greedy output is a function of the prompt: an answer model is asked the same question
         # at every step of a node a fallback decomposes, and iterate prefills it in batches.
         self._cache: dict[str, Generation] = {}
@@ -82,7 +83,9 @@ class DistilledPolicy:
     def _remember(self, items: Any) -> None:
         if len(self._cache) > CACHE_MAX:
             self._cache.clear()
-        self._cache.update(items)
+        for prompt, g in items:  # counted once per distinct prompt, when it is first generated for
+            self.unseen_tokens += self.model.codec.unseen(self.model.codec.encode(prompt))
+            self._cache[prompt] = g
 
     def act(self, workspace: _Workspace) -> str:
         self.calls += 1
