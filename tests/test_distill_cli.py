@@ -236,3 +236,13 @@ def test_distill_a_decomposer_straight_from_a_tasks_h(app, tmp_path):
     assert r.exit_code == 0 and "length by items" in " ".join(r.output.split()), r.output
     r = invoke(app, "distill", "--out", tmp_path / "none")
     assert r.exit_code != 0 and "give transcripts or --task" in str(r.exception or r.output)
+
+
+def test_iterate_learn_decomposer_through_the_command(app, tmp_path):
+    r = invoke(app, "iterate", "permutation", "--rounds", 2, "--steps", 5, "--questions", 30, "--held-out", 0,
+               "--learn-decomposer", "--primitive-targets", "--no-supervised", "--out", tmp_path, "--threads", 1)
+    flat = " ".join(r.output.split())
+    assert r.exit_code == 0 and "H' left 100.0% of the roots to H" in flat and "model defers" in flat, r.output
+    assert (tmp_path / "decomposer" / "tokenizer.json").exists()
+    r = invoke(app, "eval", tmp_path / "decomposer", "permutation", "--n", 2, "--threads", 1)
+    assert r.exit_code == 0 and "permutation by exponent" in " ".join(r.output.split()), r.output

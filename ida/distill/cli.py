@@ -197,8 +197,10 @@ def iterate_cmd(
         t.add_column(col, justify="right")
 
     def show(row) -> None:  # a line per round as it finishes: rounds take a while
+        hp_line = f", H' left {_pct(row.decomposer_defer_rate)} of the roots to H" if learn_decomposer else ""
         console.print(f"round {row.round} ({row.steps} steps): targets {_pct(row.targets_correct)} right, model defers on "
-                      f"{_pct(row.defer_rate)}; {scored}: IDA {_pct(row.ida_score)}, supervised {_pct(row.supervised_score)}")
+                      f"{_pct(row.defer_rate)}{hp_line}; {scored}: IDA {_pct(row.ida_score)}, "
+                      f"supervised {_pct(row.supervised_score)}")
         hp = [_pct(row.decomposer_defer_rate)] if learn_decomposer else []
         t.add_row(str(row.round), str(row.steps), _pct(row.targets_correct), _pct(row.defer_rate), *hp,
                   _pct(row.ida_score), _pct(row.supervised_score), str(row.h_calls), str(row.labels), f"{row.seconds:.0f}")
