@@ -22,7 +22,8 @@ Every part scores on questions the model never trained on, beside the trivial ba
                                  [--threads 1] [--minutes 5]
 
 Results go to benchmarks/results/distill.json, merged part by part (several invocations with
-different --parts may run side by side; each holds a lock while it writes).
+different --parts may run side by side; each holds a lock while it writes); a part run with
+another size or device is stored as PART@SIZE-DEVICE beside the default one.
 """
 
 from __future__ import annotations
@@ -61,7 +62,8 @@ SETTINGS: dict[str, dict[str, Any]] = {
 }
 # H': training questions, steps, and the task size used (the task's default unless named).
 # Permutation at 6 elements (exponents 2-11): at 4 there are only 576 questions, too few to hold 100 out.
-HPRIME = {"permutation": dict(questions=300, steps=1_500, size=6), "multiply": dict(questions=300, steps=1_500),
+# Multiply gets more steps: its H' must copy 6- and 7-digit subanswers into the sum, digit by digit.
+HPRIME = {"permutation": dict(questions=300, steps=1_500, size=6), "multiply": dict(questions=300, steps=3_000),
           "sorted": dict(questions=300, steps=1_500), "length": dict(questions=300, steps=1_500)}
 
 
@@ -170,7 +172,8 @@ def part_hprime(args: argparse.Namespace, tmp: Path) -> dict:
     from ida.distill.data import scripted_trees
 
     out = {}
-    for name, spec in HPRIME.items():
+    for name in args.hprime_tasks:
+        spec = HPRIME[name]
         task = get_task(name)
         print(f"H' {name}: {spec}", flush=True)
         t0 = time.perf_counter()
@@ -196,7 +199,8 @@ def merge(path: Path, part: dict) -> None:
     with open(path.with_suffix(".lock"), "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         data = json.loads(path.read_text()) if path.exists() else {}
-        data.update(part)
+        for key, value in part.items():  # H' results are kept task by task: a run of one task keeps the others
+            data[key] = {**data.get(key, {}), **value} if key.startswith("hprime") else value
         tmp = path.with_suffix(".tmp")
         tmp.write_text(json.dumps(data, indent=2) + "\n")
         tmp.replace(path)
@@ -213,6 +217,7 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=100, help="training steps per round")
     ap.add_argument("--batch-size", type=int, default=64)
     ap.add_argument("--threads", type=int, default=1, help="torch threads (one is faster than two on a shared 2-core box)")
+    ap.add_argument("--hprime-tasks", nargs="+", default=list(HPRIME), choices=list(HPRIME))
     ap.add_argument("--out", type=Path, default=RESULTS)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
@@ -230,7 +235,8 @@ def main() -> None:
             else:
                 result = part_setting(part, args, Path(d))
             result["env"] = env | {"part_seconds": round(time.perf_counter() - t0, 1)}
-            merge(args.out, {part: result})
+            key = part if args.size == "tiny" and args.device == "cpu" else f"{part}@{args.size}-{args.device}"
+            merge(args.out, {key: result})
             print(f"{part}: written to {args.out}", flush=True)
 
 
