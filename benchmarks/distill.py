@@ -12,6 +12,8 @@ Every part scores on questions the model never trained on, beside the trivial ba
           Each IDA/supervised setting reports both arms at equal steps, calls to H against
           labels, the share of subquestions the model defers on per round, and accuracy by
           exponent on the held-out questions beside the "answer x" baseline.
+  loop    A with the paper's full loop: H' learns to decompose from H's decompositions each round and
+          takes the roots it is sure of; the share it leaves to H per round, and calls to H.
   C       the paper's size, 64 elements: on CPU, the one-hop probe for --c-minutes; with
           --device cuda, the IDA/supervised setting with exponents 2-63.
   hprime  a distilled decomposer H' for permutation, multiply, sorted and length: trained on
@@ -58,6 +60,8 @@ SETTINGS: dict[str, dict[str, Any]] = {
     # B with H's one-hop answers (the primitive subquestions of the amplified trees) as targets too
     "B-curriculum": dict(task_size=8, questions=20_000, held_out=0.05, targets_per_round=2_000, rounds=40,
                          primitive_targets=True),
+    # the paper's full loop: H' learns to decompose from H's decompositions and takes the roots it is sure of
+    "loop": dict(task_size=4, questions=3_000, held_out=0.0, rounds=30, max_eval=600, learn_decomposer=True),
     "C": dict(task_size=64, questions=50_000, held_out=0.02, targets_per_round=2_000, rounds=100),
 }
 # H': training questions, steps, and the task size used (the task's default unless named).
@@ -151,6 +155,8 @@ def part_setting(name: str, args: argparse.Namespace, tmp: Path) -> dict:
         "supervised_steps_to_95": next((r["steps"] for r in rows if (r["supervised_score"] or 0) >= 0.95), None),
         "calls_to_h": last["h_calls"], "labels_used": last["labels"],
         "defer_rate_by_round": [round(r["defer_rate"], 4) for r in rows],
+        "decomposer_defer_rate_by_round": [r["decomposer_defer_rate"] for r in rows],
+        "h_calls_by_round": [r["h_calls"] for r in rows],
         "by_exponent": by_exp, "rows": rows,
     }
     if res.heldout_questions:
@@ -208,7 +214,7 @@ def merge(path: Path, part: dict) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parts = ["probe", "A", "A-held", "B", "B-curriculum", "C", "hprime"]
+    parts = ["probe", "A", "A-held", "B", "B-curriculum", "loop", "C", "hprime"]
     ap.add_argument("--parts", nargs="+", default=parts, choices=parts)
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--minutes", type=float, default=5.0, help="time budget per arm and setting")
