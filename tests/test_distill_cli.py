@@ -119,8 +119,9 @@ def test_an_unsure_model_defers_and_makes_no_target():
 class Scripted:
     """A stand-in H' that writes what H would (read off a run of H), with a fixed confidence."""
 
-    def __init__(self, confidence: float, garble: bool = False):
+    def __init__(self, confidence: float, garble: bool = False, later: float | None = None):
         self.confidence, self.garble, self.prompts = confidence, garble, []
+        self.later = confidence if later is None else later  # the confidence of the steps after the first
         task = get_task("permutation")
         self.table = {}
         for q in task_questions(task, 40, 4, 0):
@@ -131,7 +132,7 @@ class Scripted:
     def generate_batch(self, prompts, max_new=None):
         self.prompts.extend(prompts)
         return [SimpleNamespace(text="ask [unclosed" if self.garble else self.table[p], finished=True,
-                                confidence=self.confidence) for p in prompts]
+                                confidence=self.later if "\n> " in p else self.confidence) for p in prompts]
 
 
 def test_a_learned_decomposer_takes_the_roots_it_is_sure_of_and_h_the_rest():
@@ -152,6 +153,11 @@ def test_a_learned_decomposer_takes_the_roots_it_is_sure_of_and_h_the_rest():
     amp = amplified_answers(task, Oracle(), questions, max_new=4, min_confidence=0.7, decomposer=unsure)
     assert amp.h_roots == set(questions) and amp.answers == {q: task.solve(q) for q in questions}
     assert len(amp.h_pairs(task.family)) >= 2 * len(questions)  # H's decompositions: what H' will imitate
+    halfway = LearnedDecomposer(Scripted(0.95, later=0.5), task, min_confidence=0.7)
+    amp = amplified_answers(task, Oracle(), questions, max_new=4, min_confidence=0.7, decomposer=halfway)
+    # sure of the first step, unsure of the next: every question is handed back and H does it over, rightly
+    assert amp.h_roots == set(questions) == halfway.handed_back
+    assert amp.answers == {q: task.solve(q) for q in questions}
     garbled = LearnedDecomposer(Scripted(0.95, garble=True), task, min_confidence=0.7)
     amp = amplified_answers(task, Oracle(), questions[:5], max_new=4, decomposer=garbled)
     assert all(ida.failed(a) for a in amp.answers.values())  # a bad command is a failure, never a crash

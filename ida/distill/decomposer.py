@@ -1,9 +1,10 @@
 """H', the learned decomposer inside Amplify(H', M): it takes a node when sure, H takes it otherwise.
 
-The choice is made once per node, at its first action: a scripted H keeps a node's script in
-the node's workspace and cannot take over a node halfway, so a node is H's or the model's from
-its first step to its reply. The model's actions come from batched generation: during a wave
-of `amplified_answers`, a workspace it has not seen yet is noted in `missing` and the node
+A node is H's or the model's from its first step to its reply: a scripted H keeps a node's
+script in the node's workspace and cannot take over halfway. So the model must be sure of
+every step: where it is unsure halfway, the question goes to H, who does the whole node over
+in the next wave (`handed_back`). The model's actions come from batched generation: during a
+wave of `amplified_answers`, a workspace it has not seen yet is noted in `missing` and the node
 waits (answers as a failure for that wave); the wave after, its action is there.
 """
 
@@ -34,6 +35,8 @@ class LearnedDecomposer:
         self.model, self.task, self.min_confidence = model, task, min_confidence
         self.actions: dict[str, Generation] = {}
         self.missing: set[str] = set()
+        self.handed_back: set[str] = set()  # questions it was unsure of halfway: H does them over
+        self.redo = False  # a question was handed back in this wave: another wave is needed
         self.name = f"deferring(H', {task.policy.name})"
 
     def generate_missing(self, batch_size: int = 64) -> None:
@@ -44,17 +47,23 @@ class LearnedDecomposer:
         self.missing.clear()
 
     def act(self, ws: Workspace) -> Any:
-        """The model's action on a node it holds, H's on a node H holds; the first step decides."""
+        """The model's action on a node it holds, H's on a node H holds."""
         if ws.policy_state is not None and ws.policy_state != MODEL_NODE:
             return self.task.policy.act(ws)  # H's node: its script goes on
+        if ws.policy_state is None and ws.question_text in self.handed_back:
+            return self.task.policy.act(ws)
         if ws.last_result == PENDING:
             return WAITING  # a subanswer is still to come: act on the workspace that has it, next wave
         g = self.actions.get(ws.render())
         if g is None:
             self.missing.add(ws.render())
             return WAITING
-        if ws.policy_state is None and not (g.finished and g.confidence >= self.min_confidence):
-            return self.task.policy.act(ws)  # unsure of the first step: H takes the node
+        if not (g.finished and g.confidence >= self.min_confidence):
+            if ws.policy_state is None:
+                return self.task.policy.act(ws)  # unsure of the first step: H takes the node
+            self.handed_back.add(ws.question_text)  # unsure halfway: H does the node over, next wave
+            self.redo = True
+            return WAITING
         ws.policy_state = MODEL_NODE
         if (ws.last_result or "").startswith("error: "):
             return UNPARSEABLE  # the engine refused its last command: end the node rather than let it retry
@@ -82,7 +91,8 @@ class DecomposerTrainer:
             self.decomposer = LearnedDecomposer(model, self.task, self.min_confidence)
             self.learner = Learner(model, self.total, self.lr, self.seed)
         self.learner.fit(self.learner.encode(list(self.pairs)), steps, batch_size)
-        self.decomposer.actions.clear()  # its weights moved: the cached actions are stale
+        self.decomposer.actions.clear()  # its weights moved: the cached actions are stale,
+        self.decomposer.handed_back.clear()  # and so is what it was unsure of
         return self.decomposer
 
     def save(self, where: Path, step: int) -> None:

@@ -139,7 +139,9 @@ def amplified_answers(task: Task, model: Transformer, questions: list[str], max_
                 results[q] = trees[q].answer or FAILED + "no answer"
             except script_errors:  # H handed nonsense by an untrained model (int("x7")): no target
                 results[q] = FAILED + "H could not use the model's answers"
-        waiting = decomposer is not None and decomposer.missing
+        waiting = decomposer is not None and (decomposer.missing or decomposer.redo)
+        if decomposer is not None:
+            decomposer.redo = False
         if not amp.missing and not waiting:
             return Amplified(results, amp.h_calls, trees, amp.h_roots, answers)
         answers.update(model_answers(model, sorted(amp.missing), max_new, min_confidence))
