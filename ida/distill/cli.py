@@ -99,7 +99,7 @@ def distill_cmd(
     t = Table(show_header=False, box=None)
     t.add_row("stopped", f"{r.stopped} at step {r.steps}" + (f" (resumed from {r.resumed_from})" if r.resumed_from else ""))
     t.add_row(f"best {r.eval_on} exact match", f"{_pct(r.best_exact_match)} at step {r.best_step}")
-    t.add_row("last loss", f"{r.final_loss:.4f}")
+    t.add_row("mean loss, last stretch", f"{r.final_loss:.4f}")
     t.add_row("speed", f"{r.steps_per_second:.1f} steps/s ({r.seconds:.0f} s in all)")
     t.add_row("best checkpoint", str(r.best_dir))
     console.print(t)

@@ -19,8 +19,7 @@ from ida.distill.checkpoint import CheckpointMeta, save_checkpoint
 from ida.distill.data import UNPARSEABLE, Pair, data_hash
 from ida.distill.model import Generation, Transformer, model_config
 from ida.distill.policy import command
-from ida.distill.tokenizer import train_codec
-from ida.distill.train import Learner
+from ida.distill.train import Learner, codec_for
 from ida.engine import FAILED
 from ida.tasks import Task
 from ida.workspace import Workspace
@@ -86,8 +85,7 @@ class DecomposerTrainer:
         self.pairs.update(dict.fromkeys(h_pairs))
         if self.decomposer is None or self.learner is None:
             torch.manual_seed(self.seed)
-            codec = train_codec([t for p in self.pairs for t in (p.prompt, p.completion)])
-            model = Transformer(model_config(self.size), codec).to(self.device)
+            model = Transformer(model_config(self.size), codec_for(list(self.pairs))).to(self.device)
             self.decomposer = LearnedDecomposer(model, self.task, self.min_confidence)
             self.learner = Learner(model, self.total, self.lr, self.seed)
         self.learner.fit(self.learner.encode(list(self.pairs)), steps, batch_size)

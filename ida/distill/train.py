@@ -27,7 +27,7 @@ from ida.distill.checkpoint import (
 )
 from ida.distill.data import DatasetError, Mode, Pair, data_hash
 from ida.distill.model import DistillError, Transformer, encode_pair, model_config, resolve_device
-from ida.distill.tokenizer import Codec, Kind, train_codec
+from ida.distill.tokenizer import CUT, Codec, Kind, train_codec
 
 # Peak learning rates that train each size quickly and stably on small tasks; bigger models want less.
 LR = {"tiny": 3e-3, "small": 1.5e-3, "base": 1e-3}
@@ -42,7 +42,7 @@ class TrainResult(BaseModel):
     steps: int  # the step reached, counting steps done before a resume
     best_step: int
     best_exact_match: float
-    final_loss: float
+    final_loss: float  # the mean loss of the last stretch between evaluations
     stopped: Literal["steps", "perfect", "patience"]
     seconds: float
     steps_per_second: float  # training steps only, evaluation excluded
@@ -145,9 +145,10 @@ class Learner:
             torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.clip)
             self.opt.step()
             self.step += 1
-            total += loss.item()
+            value = loss.item()
+            total += value
             if on_step is not None:
-                on_step(loss.item())
+                on_step(value)
         return total / max(1, steps)
 
 
@@ -234,7 +235,7 @@ def train(
             steps = learner.step  # that run stopped early (perfect or out of patience): nothing left to do
 
     encoded = learner.encode(pairs_train)
-    cut = sum(len(ids) >= cfg.max_len for ids, _ in encoded)
+    cut = sum(CUT in ids for ids, _ in encoded)  # prompts that lost their middle to fit the window
     settings = dict(size=size, steps=steps, batch_size=batch_size, lr=lr, seed=seed, mode=mode, eval_on=eval_on,
                     prompt_weight=prompt_weight, tokenizer=model.codec.kind, prompts_cut=cut)
 
@@ -255,15 +256,10 @@ def train(
         task = bar.add_task("train", total=steps, completed=learner.step, loss="-",
                             em="-" if best_em < 0 else f"{best_em:.3f}", sps="-")
         while learner.step < steps:
-            chunk = min(eval_every - learner.step % eval_every, steps - learner.step)
+            chunk = min(eval_every - learner.step % eval_every, steps - learner.step)  # up to the next evaluation
             t0 = time.perf_counter()
-
-            def tick(value: float) -> None:
-                bar.update(task, advance=1, loss=f"{value:.3f}",
-                           sps=f"{(steps_timed + learner.step - first) / (train_time + time.perf_counter() - t0):.1f}")
-
-            first = learner.step
-            mean_loss = learner.fit(encoded, chunk, batch_size, tick)
+            mean_loss = learner.fit(encoded, chunk, batch_size,
+                                    lambda value: bar.update(task, advance=1, loss=f"{value:.3f}"))
             train_time += time.perf_counter() - t0
             steps_timed += chunk
             final_loss = mean_loss
@@ -282,7 +278,7 @@ def train(
                 stopped = "patience"
             loop = dict(best_em=best_em, best_step=best_step, bad_evals=bad_evals, history=history, stopped=stopped)
             save_checkpoint(last_dir, model, learner.opt.state_dict(), meta_now(metrics, loop))  # last/ after best/
-            bar.update(task, em=f"{em:.3f}")
+            bar.update(task, em=f"{em:.3f}", sps=f"{sps:.1f}")
             if stopped != "steps":
                 break
 
