@@ -6,7 +6,8 @@ every other subquestion. Each round, the amplified answers to the training quest
 become M's targets and M trains for a fixed number of steps; no ground truth is used.
 A supervised model, from the same initial weights, trains on the ground truth for the
 same steps with the same schedule: the yardstick. Both are scored on held-out questions,
-the only other use of the ground truth.
+the only other use of the ground truth. With a learned decomposer (the paper's full loop),
+H' takes H's place at the roots it is sure of (`ida.distill.decomposer`).
 """
 
 from __future__ import annotations
