@@ -175,7 +175,7 @@ def part_c(args: argparse.Namespace, tmp: Path) -> dict:
 
 
 def part_hprime(args: argparse.Namespace, tmp: Path) -> dict:
-    from ida.distill.data import scripted_trees
+    from ida.distill.data import scripted_policy_pairs
 
     out = {}
     for name in args.hprime_tasks:
@@ -184,7 +184,7 @@ def part_hprime(args: argparse.Namespace, tmp: Path) -> dict:
         print(f"H' {name}: {spec}", flush=True)
         t0 = time.perf_counter()
         size = spec.get("size")
-        pairs = scripted_trees(task, spec["questions"], size, seed=0)
+        pairs = scripted_policy_pairs(task, spec["questions"], size, seed=0)
         h_nodes = len({p.question for p in pairs})  # the nodes H decomposed to make the transcripts
         # every question H' saw a workspace of: the roots and the subquestions it was trained on
         seen = {task.instance(i, size).question for i in range(spec["questions"])} | {p.question for p in pairs}

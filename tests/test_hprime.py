@@ -11,7 +11,7 @@ import typer  # noqa: E402
 from typer.testing import CliRunner  # noqa: E402
 
 import ida  # noqa: E402
-from ida.distill import DistilledPolicy, policy_pairs, scripted_trees, split, train  # noqa: E402
+from ida.distill import DistilledPolicy, policy_pairs, scripted_policy_pairs, split, train  # noqa: E402
 from ida.distill.cli import register  # noqa: E402
 from ida.distill.evaluate import WithPrimitives, evaluate_task  # noqa: E402
 from ida.tasks import get as get_task  # noqa: E402
@@ -75,7 +75,7 @@ def test_scripted_trees_match_transcripts_read_with_skip(tmp_path):
     task, trees = h_trees("permutation", range(12))
     for i, tree in enumerate(trees):
         tree.save(tmp_path / f"q{i:02}.jsonl")
-    pairs = scripted_trees(task, 12, seed=0)
+    pairs = scripted_policy_pairs(task, 12, seed=0)
     assert pairs == policy_pairs(tmp_path, skip=task.primitive)
     assert not any(task.primitive(p.question) for p in pairs)
     every = policy_pairs(tmp_path)  # without skip, the primitive nodes' steps are there too
@@ -88,7 +88,7 @@ def test_scripted_trees_match_transcripts_read_with_skip(tmp_path):
 @pytest.fixture(scope="module")
 def hprime(tmp_path_factory):
     """H' for permutation: 150 steps on H's trees of 300 questions, primitive nodes left to H."""
-    tr, ho = split(scripted_trees("permutation", 300, seed=0), 0.1, 0)
+    tr, ho = split(scripted_policy_pairs("permutation", 300, seed=0), 0.1, 0)
     out = tmp_path_factory.mktemp("hprime") / "run"
     result = train(tr, ho, out, size="tiny", steps=150, batch_size=32, eval_every=75, progress=False, mode="policy")
     return out, result

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 _EXPORTS = {
     "checkpoint": ["CheckpointError", "CheckpointMeta", "load_checkpoint", "read_meta", "save_checkpoint"],
     "data": ["UNPARSEABLE", "DatasetError", "Mode", "Pair", "answer_pairs", "data_hash", "load_pairs", "policy_pairs",
-             "scripted_trees", "split", "transcript_files"],
+             "scripted_answer_pairs", "scripted_policy_pairs", "split", "transcript_files"],
     "model": ["SIZES", "Transformer", "DistillError", "Generation", "ModelConfig", "model_config"],
     "tokenizer": ["Codec", "TokenizerError", "load_codec", "train_codec"],
     "policy": ["Deferring", "DistilledPolicy"],
@@ -53,7 +53,8 @@ sys.modules[__name__].__class__ = _Package
 if TYPE_CHECKING:
     from ida.distill.checkpoint import CheckpointError, CheckpointMeta, load_checkpoint, read_meta, save_checkpoint
     from ida.distill.data import (
-        UNPARSEABLE, DatasetError, Mode, Pair, answer_pairs, data_hash, load_pairs, policy_pairs, scripted_trees, split,
+        UNPARSEABLE, DatasetError, Mode, Pair, answer_pairs, data_hash, load_pairs, policy_pairs, scripted_answer_pairs,
+        scripted_policy_pairs, split,
         transcript_files,
     )
     from ida.distill.model import SIZES, DistillError, Generation, ModelConfig, Transformer, model_config

@@ -82,10 +82,10 @@ def distill_cmd(
     if bool(transcripts) == bool(task):
         raise IdaError("give transcripts or --task, one of the two")
     if task:
-        from ida.distill.data import scripted_trees, task_answer_pairs
+        from ida.distill.data import scripted_policy_pairs, scripted_answer_pairs
 
-        pairs = (scripted_trees(task, questions, task_size) if mode is ModeOpt.policy
-                 else task_answer_pairs(task, questions, task_size))
+        pairs = (scripted_policy_pairs(task, questions, task_size) if mode is ModeOpt.policy
+                 else scripted_answer_pairs(task, questions, task_size))
     else:
         pairs = load_pairs(transcripts, mode.value)
     tr, ho = split(pairs, held_out, seed)

@@ -137,29 +137,31 @@ def policy_pairs(paths: str | Path | Iterable[str | Path], skip: Skip | None = N
     return _resolve(_raw_policy(paths, skip))
 
 
-def _h_trees(task: Task | str, n: int, size: int | None, seed: int) -> Iterator[tuple[Task, Tree]]:
-    task = get_task(task) if isinstance(task, str) else task
+def _h_trees(task: Task, n: int, size: int | None, seed: int) -> Iterator[Tree]:
+    """The task's H run on `n` generated questions (seeds seed..seed+n-1), in memory."""
     for i in range(n):
-        yield task, run(task.instance(seed + i, size).question, task.policy, task=task.name)
+        yield run(task.instance(seed + i, size).question, task.policy, task=task.name)
 
 
-def scripted_trees(task: Task | str, n: int, size: int | None = None, seed: int = 0) -> list[Pair]:
-    """Policy pairs from the task's H run on `n` generated questions (seeds seed..seed+n-1), in memory.
+def scripted_policy_pairs(task: Task | str, n: int, size: int | None = None, seed: int = 0) -> list[Pair]:
+    """Policy pairs from the task's H run on `n` generated questions (seeds seed..seed+n-1).
 
     Nodes whose question is primitive for the task are left out: H answers those when the
     distilled decomposer runs (see `ida.distill.evaluate.WithPrimitives`)."""
+    task = get_task(task) if isinstance(task, str) else task
     raws: list[_Raw] = []
-    for t, tree in _h_trees(task, n, size, seed):
+    for tree in _h_trees(task, n, size, seed):
         for node in tree.nodes:
             raws.extend(_node_raws(tree.run_id, node.id, node.question.text(), node.steps, node.workspace_at,
-                                   False, t.primitive))
+                                   False, task.primitive))
     return _resolve(raws)
 
 
-def task_answer_pairs(task: Task | str, n: int, size: int | None = None, seed: int = 0) -> list[Pair]:
-    """(question, answer) for every node of the task's H run on `n` generated questions, in memory."""
+def scripted_answer_pairs(task: Task | str, n: int, size: int | None = None, seed: int = 0) -> list[Pair]:
+    """(question, answer) for every node of the task's H run on `n` generated questions."""
+    task = get_task(task) if isinstance(task, str) else task
     raws = []
-    for _, tree in _h_trees(task, n, size, seed):
+    for tree in _h_trees(task, n, size, seed):
         for node in tree.nodes:
             answer, q = node.answer_text, node.question.text()
             if answer is not None and node.failure is None and not failed(answer):

@@ -53,9 +53,10 @@ class LearnedDecomposer:
             return self.task.policy.act(ws)
         if ws.last_result == PENDING:
             return WAITING  # a subanswer is still to come: act on the workspace that has it, next wave
-        g = self.actions.get(ws.render())
+        prompt = ws.render()
+        g = self.actions.get(prompt)
         if g is None:
-            self.missing.add(ws.render())
+            self.missing.add(prompt)
             return WAITING
         if not (g.finished and g.confidence >= self.min_confidence):
             if ws.policy_state is None:

@@ -52,7 +52,7 @@ class TaskScore(BaseModel):
 class WithPrimitives:
     """H' with the task's H on primitive questions: the model decomposes, H answers by hand.
 
-    H' is trained without primitive nodes (`scripted_trees` skips them), so they are H's alone.
+    H' is trained without primitive nodes (`scripted_policy_pairs` skips them), so they are H's alone.
     H keeps a node's script in that node's workspace, so H and the model interleave across nodes.
     """
 
