@@ -13,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import os
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -25,6 +24,7 @@ from ida.distill.data import Mode
 from ida.distill.model import ModelConfig, Transformer, resolve_device
 from ida.distill.tokenizer import FILE as TOKENIZER, Codec, TokenizerError
 from ida.errors import IdaError
+from ida.files import write_atomic
 
 # 2: a trained tokenizer and rotary positions. Format 1 (bytes, learned positions) is refused in one line.
 FORMAT = 2
@@ -56,28 +56,6 @@ def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with tmp.open("wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-
-
-def _fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass  # some filesystems cannot sync a directory; the rename is still atomic
-    finally:
-        os.close(fd)
-
-
 def _torch_bytes(obj: Any) -> tuple[bytes, str]:
     buf = io.BytesIO()
     torch.save(obj, buf)
@@ -95,20 +73,18 @@ def save_checkpoint(
                                    "tokenizer_sha256": model.codec.sha256})
     tok = d / TOKENIZER
     if not tok.exists() or hashlib.sha256(tok.read_bytes()).hexdigest() != meta.tokenizer_sha256:
-        _write_atomic(tok, model.codec.to_json().encode())  # a run's tokenizer never changes: written once
+        write_atomic(tok, model.codec.to_json().encode())  # a run's tokenizer never changes: written once
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
     data, sha = _torch_bytes(state)
     meta.weights, meta.weights_sha256 = f"weights-{sha[:16]}.pt", sha
-    _write_atomic(d / meta.weights, data)
+    write_atomic(d / meta.weights, data)
     if optimizer_state is not None:
         data, sha = _torch_bytes(optimizer_state)
         meta.optimizer, meta.optimizer_sha256 = f"optim-{sha[:16]}.pt", sha
-        _write_atomic(d / meta.optimizer, data)
+        write_atomic(d / meta.optimizer, data)
     else:
         meta.optimizer = meta.optimizer_sha256 = None
-    _fsync_dir(d)
-    _write_atomic(d / CONFIG, meta.model_dump_json(indent=2).encode())  # the commit point
-    _fsync_dir(d)
+    write_atomic(d / CONFIG, meta.model_dump_json(indent=2).encode())  # the commit point
     keep = {CONFIG, meta.weights, meta.optimizer}
     for f in d.iterdir():  # only our own kinds of file: a user's notes in the folder stay
         if f.name not in keep and f.is_file() and (f.suffix == ".tmp" or f.name.startswith(("weights-", "optim-"))):
