@@ -6,7 +6,8 @@ however they were built. A workspace names the messages it can see `$1`, `$2`, .
 of first appearance (`PointerNames`), so equal content always renders to equal text.
 
 Syntax: `[...]` nests a message, `$n` names a pointer the reader already knows, and a
-backslash escapes `[`, `]`, `$` and itself.
+backslash escapes `[`, `]`, `$`, itself and a digit. A pointer followed by text that starts
+with a digit renders as `$1\\2`, so `$12` always means pointer 12, never pointer 1 and a `2`.
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ from ida.errors import IdaError
 
 Part = Union[str, "Message"]
 _SPECIAL = re.compile(r"([\\\[\]$])")
-_POINTER = re.compile(r"\$(\d+)")
 
 
 class HypertextError(IdaError):
@@ -37,16 +37,19 @@ class Message:
 
     def __post_init__(self) -> None:
         parts: list[Part] = []
-        for p in self.parts:  # canonical form: no empty text, no two texts side by side
+        run: list[str] = []  # canonical form: no empty text, no two texts side by side
+        for p in self.parts:
             if isinstance(p, str):
-                if not p:
-                    continue
-                if parts and isinstance(parts[-1], str):
-                    parts[-1] += p
-                    continue
-            elif not isinstance(p, Message):
+                run.append(p)  # joined once per run: += in a loop is quadratic
+                continue
+            if not isinstance(p, Message):
                 raise TypeError(f"message parts are str or Message, not {type(p).__name__}")
+            if text := "".join(run):
+                parts.append(text)
+            run.clear()
             parts.append(p)
+        if text := "".join(run):
+            parts.append(text)
         object.__setattr__(self, "parts", tuple(parts))
         # Children enter the hash by address, so hashing costs only this message's top level.
         h = hashlib.blake2b(digest_size=12)
@@ -133,10 +136,18 @@ class PointerNames:
 
     def render(self, m: Message) -> str:
         """The top level of `m`, its children shown as (locked) pointers."""
-        return "".join(_escape(p) if isinstance(p, str) else self.name(p) for p in m.parts)
+        out: list[str] = []
+        for i, p in enumerate(m.parts):
+            if isinstance(p, Message):
+                out.append(self.name(p))
+            elif i and "0" <= p[0] <= "9":  # after a pointer: `$1\2`, not `$12`
+                out.append("\\" + p[0] + _escape(p[1:]))
+            else:
+                out.append(_escape(p))
+        return "".join(out)
 
 
-_TOKEN = re.compile(r"\\(.)?|\[|\]|\$(\d+)?|[^\\\[\]$]+", re.S)
+_TOKEN = re.compile(r"\\(.)?|\[|\]|\$([0-9]+)?|[^\\\[\]$]+", re.S)  # ASCII digits only: `$1٣` is $1, then text
 
 
 def parse(text: str, pointers: Sequence[Message] | Mapping[int, Message] | PointerNames = ()) -> Message:
@@ -150,8 +161,8 @@ def parse(text: str, pointers: Sequence[Message] | Mapping[int, Message] | Point
         c = s[0]
         if c == "\\":
             escaped = tok.group(1)
-            if escaped is None or escaped not in "\\[]$":
-                raise HypertextError(f"position {pos}: a backslash escapes only \\ [ ] $")
+            if escaped is None or not (escaped in "\\[]$" or "0" <= escaped <= "9"):
+                raise HypertextError(f"position {pos}: a backslash escapes only \\ [ ] $ and digits")
             stack[-1][0].append(escaped)
         elif c == "[":
             stack.append(([], pos))
@@ -163,7 +174,8 @@ def parse(text: str, pointers: Sequence[Message] | Mapping[int, Message] | Point
         elif c == "$":
             if tok.group(2) is None:
                 raise HypertextError(f"position {pos}: '$' must start a pointer like $1 (write \\$ for a dollar)")
-            target = lookup(int(tok.group(2)))
+            digits = tok.group(2)  # no int() of 5,000 digits: past Python's limit that raises
+            target = lookup(int(digits)) if len(digits) <= 18 else None
             if target is None:
                 raise HypertextError(f"position {pos}: unknown pointer {s}")
             stack[-1][0].append(target)

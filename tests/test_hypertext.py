@@ -76,3 +76,31 @@ def test_any_text_either_parses_or_raises_hypertext_error(s):
         parse(s)
     except HypertextError as e:
         assert "position" in str(e)
+
+
+def test_a_pointer_followed_by_a_digit_stays_one_pointer():
+    a, b = parse("[a] [b]").children
+    q = Message(("what is ", a, "1 plus ", b, "?"))
+    names = PointerNames()
+    shown = names.render(q)
+    assert shown == "what is $1\\1 plus $2?"
+    assert parse(shown, names) == q
+
+
+def test_eleven_pointers_never_name_the_wrong_one():
+    kids = [msg(f"m{i}") for i in range(12)]
+    q = Message(tuple(p for k in kids for p in (k, "1")))  # $1 then "1", ... $11 then "1"
+    names = PointerNames()
+    assert parse(names.render(q), names) == q
+
+
+@given(st.lists(st.one_of(st.text(alphabet="0123456789 ab$[]\\٣", max_size=4), _messages()), max_size=6))
+def test_rendered_workspace_text_parses_back_to_the_same_message(parts):
+    m = Message(tuple(parts))
+    names = PointerNames()
+    assert parse(names.render(m), names) == m
+
+
+def test_a_pointer_past_pythons_int_limit_is_unknown_not_a_crash():
+    with pytest.raises(HypertextError, match="unknown pointer"):
+        parse("see $" + "9" * 5000)

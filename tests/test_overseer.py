@@ -59,14 +59,13 @@ def test_one_wrong_fact_is_blamed_edited_alone_and_the_fix_shows(tmp_path):
 
 def test_a_lie_deep_in_the_tree_is_blamed_there_and_nowhere_else():
     task = get("length")
-    items = [str(i % 10) for i in range(30)]
     question = task.instance(0, 30).question
     truth = task.solve(question)
     honest = ida.run(question, task.policy)
     liar_node = honest.nodes[17]
     policy = lying_at(task.policy, liar_node.question.text(), lambda a: str(int(a) + 2))
     tree = ida.run(question, policy)
-    assert tree.answer == str(int(truth) + 2) and items
+    assert tree.answer == str(int(truth) + 2)
 
     for overseer in (RuleOverseer(task.rules), OracleOverseer(task.solve, task.rules)):
         report = backward(tree, truth, overseer)
