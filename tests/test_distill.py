@@ -266,7 +266,27 @@ def corrupt_cases():
         (d / "config.json").write_text(json.dumps(cfg))
         return d / "config.json"
 
-    return [truncate, garbage_config, wrong_fields, missing_weights, missing_config, other_model, newer_format]
+    def model_field(key, value):
+        def damage(d):
+            cfg = json.loads((d / "config.json").read_text())
+            cfg["model"][key] = value
+            (d / "config.json").write_text(json.dumps(cfg))
+            return d / "config.json"
+        damage.__name__ = f"{key}_{str(value)[:12]}"
+        return damage
+
+    def huge_integer(d):
+        text = (d / "config.json").read_text()
+        (d / "config.json").write_text(text.replace('"format": 2', '"format": ' + "9" * 5000, 1))
+        return d / "config.json"
+
+    def deep_nesting(d):
+        (d / "config.json").write_text("[" * 100_000 + "]" * 100_000)
+        return d / "config.json"
+
+    return [truncate, garbage_config, wrong_fields, missing_weights, missing_config, other_model, newer_format,
+            model_field("n_heads", 0), model_field("n_layers", -3), model_field("d_model", 10**9),
+            model_field("vocab", 2_000_000), model_field("d_ff", 10**6), huge_integer, deep_nesting]
 
 
 @pytest.mark.parametrize("damage", corrupt_cases(), ids=lambda f: f.__name__)

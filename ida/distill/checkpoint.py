@@ -119,11 +119,13 @@ def read_meta(directory: str | Path) -> CheckpointMeta:
         err = e.errors()[0]
         where = ".".join(str(p) for p in err["loc"]) or "config"
         raise CheckpointError(f"{path}: {where}: {err['msg']}") from None
+    except (ValueError, RecursionError) as e:  # an integer past 4,300 digits; nesting past the stack
+        raise CheckpointError(f"{path}: not a config: {str(e)[:100] or type(e).__name__}") from None
     if meta.format > FORMAT:
         raise CheckpointError(f"{path}: checkpoint format {meta.format} is newer than this ida reads ({FORMAT})")
     if meta.format < FORMAT:
         raise CheckpointError(f"{path}: a format {meta.format} checkpoint (byte-level, before the trained tokenizer) "
-                              "is no longer read; train it again with `ida distill`")
+                              "is no longer read; train it again")
     if not meta.weights:
         raise CheckpointError(f"{path}: names no weights file")
     return meta

@@ -16,7 +16,7 @@ from typing import Sequence
 
 import torch
 import torch.nn.functional as F
-from pydantic import BaseModel, model_validator
+from pydantic import BaseModel, Field, model_validator
 from torch import nn
 
 from ida.distill.tokenizer import BOS, CUT, EOS, PAD, SEP, Codec
@@ -27,18 +27,26 @@ class DistillError(IdaError):
     """A distillation problem a user can fix: a bad size, device or dataset."""
 
 
+MAX_PARAMS = 2_000_000_000  # 8 GB of float32: a config.json asking for more is a mistake, not a model
+
+
 class ModelConfig(BaseModel):
-    d_model: int
-    n_layers: int
-    n_heads: int
-    d_ff: int
-    max_len: int = 256  # tokens in the whole sequence: <bos> prompt <sep> completion <eos>
-    max_completion: int = 48  # tokens; the prompt gets what is left, so training and acting cut it alike
-    vocab: int = 0  # set from the tokenizer when the model is built
-    rope_base: float = 10_000.0
+    # Bounds, because a config.json is read from disk: `n_heads: 0` or a billion layers must be one
+    # clear line, not a ZeroDivisionError or a request for 200 GB.
+    d_model: int = Field(ge=2, le=16_384)
+    n_layers: int = Field(ge=1, le=256)
+    n_heads: int = Field(ge=1, le=256)
+    d_ff: int = Field(ge=1, le=65_536)
+    max_len: int = Field(256, ge=8, le=65_536)  # tokens in the whole sequence: <bos> prompt <sep> completion <eos>
+    max_completion: int = Field(48, ge=1)  # tokens; the prompt gets what is left, so training and acting cut it alike
+    vocab: int = Field(0, ge=0, le=1_000_000)  # set from the tokenizer when the model is built
+    rope_base: float = Field(10_000.0, gt=1.0, le=1e9)
 
     @model_validator(mode="after")
     def _check(self) -> "ModelConfig":
+        params = self.n_layers * (4 * self.d_model**2 + 2 * self.d_model * self.d_ff) + self.vocab * self.d_model
+        if params > MAX_PARAMS:
+            raise ValueError(f"about {params:,} parameters, more than the {MAX_PARAMS:,} this ida builds")
         if self.d_model % self.n_heads or (self.d_model // self.n_heads) % 2:
             raise ValueError(f"d_model {self.d_model} must split into {self.n_heads} heads of even width")
         if self.max_completion + 3 >= self.max_len:

@@ -41,6 +41,7 @@ def _empty(vocab: dict[str, int] | None = None, merges: list[tuple[str, str]] | 
     tok = Tokenizer(models.BPE(vocab, merges) if vocab is not None else models.BPE())
     tok.pre_tokenizer = _pre_tokenizer()
     tok.decoder = decoders.ByteLevel()
+    tok.encode_special_tokens = True  # as in Codec: so `seen` counts what encoding will really use
     return tok
 
 
@@ -51,6 +52,8 @@ class Codec:
         for i, s in enumerate(SPECIALS):
             if tok.token_to_id(s) != i:
                 raise TokenizerError(f"not an ida tokenizer: special token {s} is not id {i}")
+        # A text that contains "<eos>" is text: specials come only from the model's own framing.
+        tok.encode_special_tokens = True
         self.tok, self.kind = tok, kind
         self.vocab_size = tok.get_vocab_size()
         # Ids the training text used: any other id in a prompt has an untrained embedding (an
