@@ -66,6 +66,16 @@ def atomic_open(path: str | Path, mode: str = "w") -> Iterator[IO]:
                 os.unlink(tmp)
 
 
+def ensure_dir(path: str | Path) -> Path:
+    """Make a folder (and its parents) for writing into; a file in the way is one line."""
+    path = Path(path)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise WriteError(f"{path}: cannot make a folder: {e.strerror or e}") from None
+    return path
+
+
 def write_atomic(path: str | Path, data: str | bytes) -> Path:
     """Write the whole of `data` to `path` atomically; returns the path."""
     with atomic_open(path, "wb" if isinstance(data, bytes) else "w") as f:

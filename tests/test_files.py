@@ -73,3 +73,11 @@ def test_a_full_disk_keeps_the_old_file(tmp_path):
         assert [f.name for f in disk.iterdir()] == ["export.jsonl"]
     finally:
         subprocess.run(["umount", str(disk)], capture_output=True)
+
+
+def test_a_file_where_a_folder_should_be_is_one_line(tmp_path):
+    from ida.files import ensure_dir
+
+    (tmp_path / "f").write_text("x")
+    with pytest.raises(WriteError, match="cannot make a folder"):
+        ensure_dir(tmp_path / "f" / "sub")

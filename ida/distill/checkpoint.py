@@ -24,7 +24,7 @@ from ida.distill.data import Mode
 from ida.distill.model import ModelConfig, Transformer, resolve_device
 from ida.distill.tokenizer import FILE as TOKENIZER, Codec, TokenizerError
 from ida.errors import IdaError
-from ida.files import write_atomic
+from ida.files import ensure_dir, write_atomic
 
 # 2: a trained tokenizer and rotary positions. Format 1 (bytes, learned positions) is refused in one line.
 FORMAT = 2
@@ -67,8 +67,7 @@ def save_checkpoint(
     directory: str | Path, model: Transformer, optimizer_state: dict[str, Any] | None, meta: CheckpointMeta
 ) -> Path:
     """Write the checkpoint; config.json is replaced last and atomically, then stale files go."""
-    d = Path(directory)
-    d.mkdir(parents=True, exist_ok=True)
+    d = ensure_dir(directory)
     meta = meta.model_copy(update={"created": meta.created or _now(), "model": model.cfg,
                                    "tokenizer_sha256": model.codec.sha256})
     tok = d / TOKENIZER

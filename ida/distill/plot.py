@@ -12,6 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ida.files import write_atomic
+
 COLOURS = [(31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40)]
 W, H, LEFT, BOTTOM, TOP, RIGHT = 640, 400, 50, 40, 30, 20
 # 3x5 digits and '%', for the axis labels
@@ -71,8 +73,7 @@ def curves_png(path: str | Path, xs: list[int], curves: dict[str, list[float]]) 
         img[8:20, W - RIGHT - 30 * (len(curves) - i) : W - RIGHT - 30 * (len(curves) - i) + 20] = colour  # legend
     legend = ", ".join(f"{name}: rgb{COLOURS[i % len(COLOURS)]}" for i, name in enumerate(curves))
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(_png(img, {"Title": "held-out exact match against training steps", "Legend": legend}))
+    write_atomic(path, _png(img, {"Title": "held-out exact match against training steps", "Legend": legend}))
     return path
 
 
