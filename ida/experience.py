@@ -13,16 +13,16 @@ import re
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, timezone
-import os
 from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from ida.errors import IdaError
+from ida.files import atomic_open
+from ida.store import Database, Migrations, default_path, execute_script, now
 
-SCHEMA_VERSION = 1
+DB_ENV = "IDA_DB"
 APPLICATION_ID = 0x1DA0E8DB  # marks the file as ours, so a foreign SQLite db is refused
 
 # Words so common that ranking by them costs a scan of most of the index and says little.
@@ -35,7 +35,14 @@ _MAX_QUERY_TOKENS = 32
 # linear in the database. Beyond this many matches only the newest ones are ranked.
 RANK_WINDOW = 2000
 
-_SCHEMA = """
+MIGRATIONS = Migrations()
+migration = MIGRATIONS.add
+
+
+@migration
+def m001_initial(conn: sqlite3.Connection) -> None:
+    """The schema of the first release (`user_version` 1)."""
+    execute_script(conn, """
 CREATE TABLE entries (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     key TEXT NOT NULL,
@@ -65,7 +72,13 @@ CREATE INDEX events_entry ON events(entry_id, revision);
 CREATE VIRTUAL TABLE entries_fts USING fts5(
     key, text, tokenize = 'porter unicode61 remove_diacritics 2'
 );
-"""
+""")
+
+
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+_REVISION = "SELECT coalesce(max(revision), 0) FROM events"
 
 
 class ExperienceError(IdaError):
@@ -92,6 +105,7 @@ class Entry(BaseModel):
     provenance: Provenance
     created: str
     updated: str
+    revision: int  # the revision of the latest change to it: the one that gave it this key and text
 
     def render(self) -> str:
         return f"[e{self.id}] {self.key}: {self.text}"
@@ -123,10 +137,6 @@ class ExportLine(BaseModel):
     updated: str | None = None
 
 
-def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="microseconds")
-
-
 def _clean(value: str, what: str) -> str:
     value = value.strip()
     if not value:
@@ -153,118 +163,41 @@ def fts_query(words: list[str]) -> str:
 
 def resolve_path(path: str | Path | None = None) -> Path:
     """Where the experience database is: `path`, else $IDA_DB, else .ida/experience.sqlite here."""
-    env = os.environ.get("IDA_DB")
-    return Path(path) if path else Path(env) if env else Path.cwd() / ".ida" / "experience.sqlite"
+    return default_path(DB_ENV, "experience.sqlite", path)
 
 
 class ExperienceDB:
     def __init__(self, path: str | Path, *, timeout: float = 30.0) -> None:
-        """Open or create the database; `timeout` is how long to wait for another writer."""
-        self.path = Path(path)
-        self._depth = 0
-        self._conn: sqlite3.Connection | None = None
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            # isolation_level=None: we issue BEGIN/COMMIT ourselves (see `transaction`).
-            self._conn = sqlite3.connect(self.path, timeout=timeout, isolation_level=None)
-            self._conn.execute("PRAGMA journal_mode = WAL")
-            self._conn.execute("PRAGMA synchronous = FULL")  # a commit survives power loss too
-            self._conn.execute("PRAGMA foreign_keys = ON")
-            self._check_or_create()
-        except ExperienceError:
-            self.close()
-            raise
-        except (sqlite3.Error, OSError) as exc:
-            self.close()
-            reason = str(exc) or type(exc).__name__
-            raise ExperienceError(f"{self.path}: cannot open experience database: {reason}") from None
+        """Open or create the database, upgrading an older one; `timeout` is how long to wait for another writer."""
+        self._db = Database(path, MIGRATIONS, what="experience database", error=ExperienceError,
+                            application_id=APPLICATION_ID, timeout=timeout)
+        self.path = self._db.path
+        # `revision` is asked for at every node of a run: it is cached, and read again only
+        # when another connection has committed (PRAGMA data_version moves) or we wrote.
+        self._seen_version: int | None = None
+        self._revision = 0
 
-    def _check_or_create(self) -> None:
-        # Only a new file takes the write lock (and checks again under it, as another
-        # process may be creating it too): opening to read never waits on a writer.
-        if self._blank():
-            with self.transaction():
-                if self._blank():
-                    # Statement by statement: executescript() would commit our transaction.
-                    for statement in _SCHEMA.split(";"):
-                        if statement.strip():
-                            self._conn.execute(statement)
-                    self._conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
-                    self._conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-        with self._snapshot():
-            version = self._one("PRAGMA user_version")
-            app = self._one("PRAGMA application_id")
-        if app != APPLICATION_ID:
-            raise ExperienceError(f"{self.path}: an SQLite database, but not an ida experience database")
-        elif version > SCHEMA_VERSION:
-            raise ExperienceError(
-                f"{self.path}: schema version {version} is newer than this ida supports "
-                f"({SCHEMA_VERSION}); upgrade ida"
-            )
-        elif version < SCHEMA_VERSION:
-            raise ExperienceError(f"{self.path}: unknown schema version {version}")
-
-    def _blank(self) -> bool:
-        """True for an empty file; a foreign SQLite database is refused."""
-        with self._snapshot():
-            if self._one("PRAGMA user_version") or self._one("PRAGMA application_id"):
-                return False
-            if self._one("SELECT count(*) FROM sqlite_master"):
-                raise ExperienceError(f"{self.path}: an SQLite database, but not an ida experience database")
-            return True
-
-    # ---- plumbing ---------------------------------------------------------------------
-
-    def _one(self, sql: str, params: tuple = ()) -> int:
-        row = self._conn.execute(sql, params).fetchone()
-        return row[0] if row else 0
+    @property
+    def _conn(self) -> sqlite3.Connection:
+        return self._db.conn
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
-        """One SQLite transaction around the block (all or nothing); nested use joins it.
-
-        BEGIN IMMEDIATE takes the write lock up front, so two writers wait on each other
-        (busy timeout) instead of failing when a read transaction tries to upgrade.
-        """
-        yield from self._begin("BEGIN IMMEDIATE")
-
-    @contextmanager
-    def _snapshot(self) -> Iterator[None]:
-        """A read transaction, so a multi-statement read sees one consistent state."""
-        yield from self._begin("BEGIN")
-
-    def _begin(self, begin: str) -> Iterator[None]:
-        if self._conn is None:
-            raise ExperienceError(f"{self.path}: database is closed")
-        if self._depth:
-            self._depth += 1
-            try:
-                yield
-            finally:
-                self._depth -= 1
-            return
-        try:
-            self._conn.execute(begin)
-            self._depth = 1
+        """One SQLite transaction around the block (all or nothing); nested use joins it."""
+        outermost = not self._db.in_transaction
+        with self._db.transaction():
             yield
-            self._conn.execute("COMMIT")
-        except BaseException as exc:
-            if self._conn.in_transaction:
-                try:
-                    self._conn.execute("ROLLBACK")
-                except sqlite3.Error:
-                    pass  # the original error says more
-            # Locked past the busy timeout, disk full, a file damaged under us: one line.
-            if isinstance(exc, sqlite3.DatabaseError):
-                raise ExperienceError(f"{self.path}: {exc}") from None
-            raise
-        finally:
-            self._depth = 0
+        if outermost:
+            self._seen_version = None  # our own commits do not move data_version
+
+    def _snapshot(self):
+        return self._db.snapshot()
+
+    def _one(self, sql: str, params: tuple = ()) -> int:
+        return self._db.one(sql, params)
 
     def close(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
+        self._db.close()
 
     def __enter__(self) -> ExperienceDB:
         return self
@@ -272,15 +205,17 @@ class ExperienceDB:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    _ENTRY_COLS = "id, key, text, author, provenance, created, updated"
+    # An entry's revision is that of the latest change to it (the events index makes it one seek).
+    _ENTRY_COLS = ("entries.id, key, text, author, provenance, created, updated,"
+                   " (SELECT max(revision) FROM events WHERE entry_id = entries.id)")
     _EVENT_COLS = "revision, entry_id, kind, key, text, author, provenance, at"
 
     @staticmethod
     def _entry(row: tuple) -> Entry:
-        id_, key, text, author, prov, created, updated = row
+        id_, key, text, author, prov, created, updated, revision = row
         return Entry(
             id=id_, key=key, text=text, author=author,
-            provenance=Provenance.model_validate_json(prov), created=created, updated=updated,
+            provenance=Provenance.model_validate_json(prov), created=created, updated=updated, revision=revision,
         )
 
     @staticmethod
@@ -292,12 +227,13 @@ class ExperienceDB:
         )
 
     def _log(self, entry_id: int, kind: str, key: str | None, text: str | None,
-             author: str, prov: str, at: str, source: int | None) -> None:
-        self._conn.execute(
+             author: str, prov: str, at: str, source: int | None) -> int:
+        """Append one event; returns its revision."""
+        return self._conn.execute(
             "INSERT INTO events (entry_id, kind, key, text, author, provenance, at, source)"
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             (entry_id, kind, key, text, author, prov, at, source),
-        )
+        ).lastrowid or 0
 
     def _set(self, entry_id: int, key: str | None, text: str | None, author: str, prov: str, at: str) -> None:
         """Make the row and the FTS index say (key, text), or not live when text is None."""
@@ -319,13 +255,21 @@ class ExperienceDB:
 
     @property
     def revision(self) -> int:
-        with self._snapshot():
-            return self._one("SELECT coalesce(max(revision), 0) FROM events")
+        """The number of changes ever made: the revision of the latest one, 0 for a new database."""
+        if self._db.in_transaction:
+            return self._one(_REVISION)
+        # data_version first: a commit that lands between the two reads is then seen next time.
+        version = self._conn.execute("PRAGMA data_version").fetchone()[0]
+        if version != self._seen_version:
+            with self._snapshot():
+                self._revision = self._one(_REVISION)
+            self._seen_version = version
+        return self._revision
 
     def add(self, key: str, text: str, *, author: str = "user", provenance: Provenance | None = None) -> Entry:
         key, text = _clean(key, "key"), _clean(text, "text")
         prov = (provenance or Provenance()).model_dump_json()
-        at = _now()
+        at = now()
         with self.transaction():
             cur = self._conn.execute(
                 "INSERT INTO entries (key, key_fold, text, author, provenance, created, updated)"
@@ -342,7 +286,7 @@ class ExperienceDB:
         if text is None and key is None:
             raise ExperienceError(f"edit e{entry_id}: give a new text, a new key, or both")
         prov = (provenance or Provenance()).model_dump_json()
-        at = _now()
+        at = now()
         with self.transaction():
             old = self.get(entry_id)
             key = old.key if key is None else _clean(key, "key")
@@ -351,18 +295,19 @@ class ExperienceDB:
             self._log(entry_id, "edit", key, text, author, prov, at, source=self.revision + 1)
             return self.get(entry_id)
 
-    def remove(self, entry_id: int, *, author: str = "user", provenance: Provenance | None = None) -> None:
+    def remove(self, entry_id: int, *, author: str = "user", provenance: Provenance | None = None) -> int:
+        """Remove a live entry (its history stays); returns the revision of this change."""
         prov = (provenance or Provenance()).model_dump_json()
-        at = _now()
+        at = now()
         with self.transaction():
             self.get(entry_id)
             self._set(entry_id, None, None, author, prov, at)
-            self._log(entry_id, "remove", None, None, author, prov, at, source=None)
+            return self._log(entry_id, "remove", None, None, author, prov, at, source=None)
 
     def get(self, entry_id: int) -> Entry:
         with self._snapshot():
             row = self._conn.execute(
-                f"SELECT {self._ENTRY_COLS}, live FROM entries WHERE id = ?", (entry_id,)
+                f"SELECT {self._ENTRY_COLS}, live FROM entries WHERE entries.id = ?", (entry_id,)
             ).fetchone()
         if row is None:
             raise ExperienceError(f"no entry e{entry_id}")
@@ -372,7 +317,7 @@ class ExperienceDB:
 
     def entries(self) -> list[Entry]:
         with self._snapshot():
-            rows = self._conn.execute(f"SELECT {self._ENTRY_COLS} FROM entries WHERE live = 1 ORDER BY id")
+            rows = self._conn.execute(f"SELECT {self._ENTRY_COLS} FROM entries WHERE live = 1 ORDER BY entries.id")
             return [self._entry(r) for r in rows]
 
     def history(self, entry_id: int) -> list[Event]:
@@ -394,7 +339,7 @@ class ExperienceDB:
     def revert(self, to_revision: int, *, author: str = "user", provenance: Provenance | None = None) -> int:
         """Make every entry as it was at `to_revision`, logging one `revert` event per entry changed."""
         prov = (provenance or Provenance(note=f"revert to revision {to_revision}")).model_dump_json()
-        at = _now()
+        at = now()
         with self.transaction():
             current = self.revision
             if not 0 <= to_revision <= current:
@@ -440,7 +385,7 @@ class ExperienceDB:
         with self._snapshot():
             found = [
                 self._entry(r) for r in self._conn.execute(
-                    f"SELECT {self._ENTRY_COLS} FROM entries WHERE key_fold = ? AND live = 1 ORDER BY id LIMIT ?",
+                    f"SELECT {self._ENTRY_COLS} FROM entries WHERE key_fold = ? AND live = 1 ORDER BY entries.id LIMIT ?",
                     (query.casefold(), k),
                 )
             ]
@@ -477,17 +422,12 @@ class ExperienceDB:
     # ---- JSON Lines, for review and sharing in version control -----------------------
 
     def export_jsonl(self, path: str | Path) -> int:
-        """Write live entries, one JSON object per line; returns how many."""
-        path = Path(path)
-        lines = [
-            ExportLine(**e.model_dump()).model_dump_json(exclude_none=True) + "\n" for e in self.entries()
-        ]
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text("".join(lines), encoding="utf-8")
-        except OSError as exc:
-            raise ExperienceError(f"{path}: cannot write: {exc.strerror or exc}") from None
-        return len(lines)
+        """Write live entries, one JSON object per line, atomically; returns how many."""
+        entries = self.entries()
+        with atomic_open(path) as f:  # a failed write is one WriteError line and keeps the old file
+            for e in entries:
+                f.write(ExportLine(**e.model_dump(exclude={"revision"})).model_dump_json(exclude_none=True) + "\n")
+        return len(entries)
 
     def import_jsonl(self, path: str | Path, *, author: str = "import") -> int:
         """Validate every line, then add them all in one transaction; returns how many were added.
@@ -497,24 +437,19 @@ class ExperienceDB:
         shared file twice changes nothing.
         """
         path = Path(path)
+        records: list[tuple[str, str, str, Provenance]] = []
+        n = 0
         try:
-            raw = path.read_text(encoding="utf-8")
+            # Lines end at \n only: a JSON string may hold U+2028 or U+0085, which splitlines() would cut.
+            with open(path, encoding="utf-8", newline="\n") as f:
+                for n, line in enumerate(f, start=1):
+                    if line.strip():
+                        records.append(_import_record(line, author))
         except (OSError, UnicodeDecodeError) as exc:
             reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
             raise ExperienceError(f"{path}: cannot read: {reason}") from None
-        records: list[tuple[str, str, str, Provenance]] = []
-        for n, line in enumerate(raw.split("\n"), start=1):  # not splitlines(): JSON may hold \u2028
-            if not line.strip():
-                continue
-            try:
-                rec = ExportLine.model_validate_json(line)
-                records.append((_clean(rec.key, "key"), _clean(rec.text, "text"), rec.author or author, rec.provenance))
-            except ValidationError as exc:
-                err = exc.errors()[0]
-                where = ".".join(str(p) for p in err["loc"])
-                raise ExperienceError(f"{path}:{n}: {where + ': ' if where else ''}{err['msg']}") from None
-            except ExperienceError as exc:
-                raise ExperienceError(f"{path}:{n}: {exc}") from None
+        except ExperienceError as exc:
+            raise ExperienceError(f"{path}:{n}: {exc}") from None
         added = 0
         with self.transaction():
             for key, text, who, prov in records:
@@ -526,3 +461,14 @@ class ExperienceDB:
                 self.add(key, text, author=who, provenance=prov)
                 added += 1
         return added
+
+
+def _import_record(line: str, author: str) -> tuple[str, str, str, Provenance]:
+    """(key, text, author, provenance) of one import line; any mistake is one ExperienceError line."""
+    try:
+        rec = ExportLine.model_validate_json(line)  # a 5,000-digit number or deep nesting is a ValidationError
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = ".".join(str(p) for p in err["loc"])
+        raise ExperienceError(f"{where + ': ' if where else ''}{err['msg']}") from None
+    return _clean(rec.key, "key"), _clean(rec.text, "text"), rec.author or author, rec.provenance
