@@ -11,9 +11,9 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from ida.experience import resolve_path
+from ida.experience import ExperienceDB, resolve_path
 from ida.session import DEFAULT_BUDGET, DEFAULT_MAX_DEPTH, Session, SessionError, SessionStore
-from ida.session import model_suggester, open_experience
+from ida.session import model_suggester
 
 console = Console(highlight=False)
 
@@ -47,9 +47,6 @@ def ask_cmd(
             info = store.get(question) if question else store.latest_open()
             if info is None:
                 raise SessionError(f"no unfinished session in {store.path} to resume")
-            if info.done:
-                raise SessionError(f"session {info.id} is finished (answer: {info.answer}); "
-                                   f"transcript: {info.transcript}")
             fixed = [name for name, value in (("--db", db), ("--save", save), ("--budget", budget),
                                               ("--max-depth", max_depth), ("--automate", automate)) if value is not None]
             if fixed:
@@ -59,8 +56,9 @@ def ask_cmd(
                 raise SessionError("give a question, or --resume to continue a saved session")
             info = store.create(question, budget=DEFAULT_BUDGET if budget is None else budget,
                                 max_depth=DEFAULT_MAX_DEPTH if max_depth is None else max_depth,
-                                db_path=resolve_path(db), transcript=save, automate=automate is not False)
-        experience = open_experience(info.db_path)
+                                db_path=resolve_path(db), transcript=save, automate=automate is not False,
+                                transcript_dir=Path("transcripts/sessions"))
+        experience = ExperienceDB(resolve_path(info.db_path))
         try:
             session = Session(info, store, db=experience, console=console, suggest=suggester)
             verb = "resuming" if resume else "session"
@@ -87,7 +85,7 @@ def ask_cmd(
 def sessions_cmd(sessions: Optional[Path] = SessionsOpt) -> None:
     """List saved sessions, newest first."""
     with SessionStore(sessions) as store:
-        rows = store.list()
+        rows = store.sessions()
         automation = len(store.automation)
     if not rows:
         console.print(f"no sessions in {store.path}")

@@ -238,7 +238,7 @@ class ExperienceDB:
     def _set(self, entry_id: int, key: str | None, text: str | None, author: str, prov: str, at: str) -> None:
         """Make the row and the FTS index say (key, text), or not live when text is None."""
         self._conn.execute("DELETE FROM entries_fts WHERE rowid = ?", (entry_id,))
-        if text is None:
+        if key is None or text is None:
             self._conn.execute(
                 "UPDATE entries SET live = 0, author = ?, provenance = ?, updated = ? WHERE id = ?",
                 (author, prov, at, entry_id),
@@ -276,7 +276,7 @@ class ExperienceDB:
                 " VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (key, key.casefold(), text, author, prov, at, at),
             )
-            entry_id = cur.lastrowid
+            entry_id = int(cur.lastrowid or 0)
             self._conn.execute("INSERT INTO entries_fts (rowid, key, text) VALUES (?, ?, ?)", (entry_id, key, text))
             self._log(entry_id, "add", key, text, author, prov, at, source=self.revision + 1)
             return self.get(entry_id)

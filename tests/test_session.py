@@ -151,7 +151,7 @@ def store(tmp_path):
 
 
 def new(store, question, tmp_path, **kw):
-    return store.create(question, transcript=tmp_path / "t" / f"{len(store.list())}.jsonl", **kw)
+    return store.create(question, transcript=tmp_path / "t" / f"{len(store.sessions())}.jsonl", **kw)
 
 
 def step_count(tree) -> int:

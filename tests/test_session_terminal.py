@@ -318,5 +318,5 @@ def test_suggest_with_a_tiny_distilled_model(tmp_path):
     # The model learnt these eight contexts exactly, so its suggestion is what the person wants.
     assert accepted == 17
     with SessionStore(tmp_path / ".ida" / "sessions.sqlite") as store:
-        sid = store.list()[0].id
+        sid = store.sessions()[0].id
         assert [r.source for r in store.actions(sid)] == ["model"] * 17

@@ -14,16 +14,17 @@ from __future__ import annotations
 
 import hashlib
 import sqlite3
-from contextlib import contextmanager
-from datetime import datetime, timezone
+from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import Iterator
 
 from ida.actions import Action
 from ida.errors import IdaError
+from ida.store import Database, Migrations, execute_script, now
 from ida.workspace import Workspace
 
-_SCHEMA = """
+# The table as the first release made it. The sessions file holds it too (`ida.session.store`):
+# a change to it is a migration in both lists.
+AUTOMATION_TABLE = """
 CREATE TABLE IF NOT EXISTS automation (
     key TEXT PRIMARY KEY,          -- blake2b of the rendered workspace
     workspace TEXT NOT NULL,       -- the rendered workspace itself, for people to read
@@ -31,8 +32,17 @@ CREATE TABLE IF NOT EXISTS automation (
     source TEXT NOT NULL DEFAULT '',
     session TEXT,
     created TEXT NOT NULL
-)
+);
 """
+
+MIGRATIONS = Migrations()
+migration = MIGRATIONS.add
+
+
+@migration
+def m001_initial(conn: sqlite3.Connection) -> None:
+    """The automation table (files of the first release have it at `user_version` 0)."""
+    execute_script(conn, AUTOMATION_TABLE)
 
 
 class AutomationError(IdaError):
@@ -44,102 +54,59 @@ def workspace_key(rendered: str) -> str:
     return hashlib.blake2b(rendered.encode(), digest_size=16).hexdigest()
 
 
-def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
-
-
-def connect(path: str | Path) -> sqlite3.Connection:
-    """An SQLite connection in WAL mode that waits for other writers; we BEGIN/COMMIT ourselves."""
-    path = Path(path)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(path, timeout=30.0, isolation_level=None)
-        conn.execute("PRAGMA journal_mode = WAL")
-        conn.execute("PRAGMA synchronous = NORMAL")  # WAL + NORMAL: a commit survives a killed process
-    except (sqlite3.Error, OSError) as e:
-        raise AutomationError(f"{path}: cannot open: {e}") from None
-    return conn
-
-
-@contextmanager
-def transaction(conn: sqlite3.Connection, label: str) -> Iterator[None]:
-    """BEGIN IMMEDIATE ... COMMIT around the block; nested use joins the open transaction.
-
-    IMMEDIATE takes the write lock up front, so two writers wait on each other (busy
-    timeout) instead of failing when a read transaction tries to upgrade.
-    """
-    if conn.in_transaction:
-        yield
-        return
-    try:
-        conn.execute("BEGIN IMMEDIATE")
-        yield
-        conn.execute("COMMIT")
-    except BaseException as e:
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
-        if isinstance(e, sqlite3.DatabaseError):
-            raise AutomationError(f"{label}: {e}") from None
-        raise
-
-
 class Automation:
     """The persisted map rendered workspace -> action text.
 
-    Give it a path, or share an open connection (the session store does, so that a
-    person's action and its automation entry are written in one transaction).
+    Give it a path, or an open `Database` whose schema has the table (the session store
+    does, so that a person's action and its automation entry are written in one transaction).
     """
 
-    def __init__(self, where: str | Path | sqlite3.Connection) -> None:
-        if isinstance(where, sqlite3.Connection):
-            self.conn, self.path, self._own = where, None, False
-        else:
-            self.path = Path(where)
-            self.conn, self._own = connect(self.path), True
-        try:
-            self.conn.execute(_SCHEMA)
-        except sqlite3.DatabaseError as e:
-            raise AutomationError(f"{self.path or 'automation'}: {e}") from None
+    def __init__(self, where: str | Path | Database) -> None:
+        self._own = not isinstance(where, Database)
+        self.db = Database(where, MIGRATIONS, what="automation table", error=AutomationError) \
+            if not isinstance(where, Database) else where
+        self.path = self.db.path
 
     # -- reading --
 
     def get(self, rendered: str) -> str | None:
-        row = self.conn.execute("SELECT action FROM automation WHERE key = ?", (workspace_key(rendered),)).fetchone()
+        row = self.db.conn.execute("SELECT action FROM automation WHERE key = ?",
+                                   (workspace_key(rendered),)).fetchone()
         return row[0] if row else None
 
     def __len__(self) -> int:
-        return self.conn.execute("SELECT count(*) FROM automation").fetchone()[0]
+        return self.db.one("SELECT count(*) FROM automation")
 
     def entries(self) -> list[tuple[str, str]]:
         """(rendered workspace, action) pairs, oldest first."""
-        return list(self.conn.execute("SELECT workspace, action FROM automation ORDER BY rowid"))
+        return list(self.db.conn.execute("SELECT workspace, action FROM automation ORDER BY rowid"))
 
     # -- writing --
 
-    def transaction(self):
+    def transaction(self) -> AbstractContextManager[None]:
         """BEGIN IMMEDIATE ... COMMIT; nested use joins the open transaction."""
-        return transaction(self.conn, str(self.path or "automation"))
+        return self.db.transaction()
 
     def put(self, rendered: str, action: str, source: str = "", session: str | None = None) -> None:
         with self.transaction():
-            self.conn.execute(
+            self.db.conn.execute(
                 "INSERT OR REPLACE INTO automation (key, workspace, action, source, session, created) "
                 "VALUES (?, ?, ?, ?, ?, ?)",
-                (workspace_key(rendered), rendered, action, source, session, _now()),
+                (workspace_key(rendered), rendered, action, source, session, now()),
             )
 
-    def forget(self, rendered: str, action: str | None = None) -> bool:
-        """Remove the entry for a context (only if it still says `action`, when given)."""
+    def forget(self, key: str, action: str | None = None) -> bool:
+        """Remove the entry under a workspace key (only if it still says `action`, when given)."""
         with self.transaction():
-            sql, params = "DELETE FROM automation WHERE key = ?", [workspace_key(rendered)]
+            sql, params = "DELETE FROM automation WHERE key = ?", [key]
             if action is not None:
                 sql += " AND action = ?"
                 params.append(action)
-            return self.conn.execute(sql, params).rowcount > 0
+            return self.db.conn.execute(sql, params).rowcount > 0
 
     def close(self) -> None:
         if self._own:
-            self.conn.close()
+            self.db.close()
 
     def __enter__(self) -> Automation:
         return self
@@ -152,6 +119,7 @@ class MemoPolicy:
     """Act from automation when the context was seen before; otherwise ask `inner` and remember.
 
     `hits` and `misses` count how often automation answered and how often `inner` was asked.
+    `on_hit` and `remember` are the two places a subclass hooks in (the session records both).
     """
 
     def __init__(self, inner: object, automation: Automation | str | Path, name: str | None = None) -> None:
@@ -160,17 +128,22 @@ class MemoPolicy:
         self.name = name or f"memo({getattr(inner, 'name', type(inner).__name__)})"
         self.hits = 0
         self.misses = 0
-        self.last_automated = False
 
     def act(self, ws: Workspace) -> Action | str:
         rendered = ws.render()
         hit = self.automation.get(rendered)
         if hit is not None:
             self.hits += 1
-            self.last_automated = True
+            self.on_hit(ws, rendered, hit)
             return hit
         action = self.inner.act(ws)  # type: ignore[attr-defined]
         self.misses += 1
-        self.last_automated = False
-        self.automation.put(rendered, str(action).strip(), source=getattr(self.inner, "name", ""))
+        self.remember(ws, rendered, str(action).strip())
         return action
+
+    def on_hit(self, ws: Workspace, rendered: str, action: str) -> None:
+        """Automation answered `ws` with `action`."""
+
+    def remember(self, ws: Workspace, rendered: str, action: str) -> None:
+        """`inner` answered `ws` with `action`: keep it for the next identical context."""
+        self.automation.put(rendered, action, source=getattr(self.inner, "name", ""))
