@@ -5,8 +5,11 @@
     the script formats and parses. Ratios, not absolute times, are the figures to compare.
 (b) A question whose naive tree has 2^20 root-to-leaf paths: nodes executed with memoization
     against distinct questions.
+(c) The memo's cost per node with an experience database attached against none: the memo key
+    holds the database revision, read at every ask and every answer.
 
     python benchmarks/engine.py [--leaves N]       writes benchmarks/results/engine.json
+    python benchmarks/engine.py --memo-db-only     writes benchmarks/results/engine_memo_db.json
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import json
 import platform
 import re
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -73,11 +77,39 @@ def best_of(fn, repeat: int = 3) -> float:
     return min(times)
 
 
+def memo_with_database(leaves: int) -> dict:
+    """(c): microseconds per node of a memoized run, without and with a database (one entry)."""
+    from ida.experience import ExperienceDB
+
+    q = f"what is the sum of 0 to {leaves}?"
+    nodes = 2 * leaves - 1
+    with tempfile.TemporaryDirectory() as tmp, ExperienceDB(Path(tmp) / "exp.sqlite") as db:
+        db.add("vase", "vases are fragile")
+        assert ida.run(q, range_sum, db=db, budget=10 * leaves).answer == str(leaves * (leaves - 1) // 2)
+        t_none = best_of(lambda: ida.run(q, range_sum, budget=10 * leaves), repeat=5)
+        t_db = best_of(lambda: ida.run(q, range_sum, db=db, budget=10 * leaves), repeat=5)
+    return {
+        "memo_db_nodes": nodes,
+        "memo_us_per_node_without_db": round(1e6 * t_none / nodes, 2),
+        "memo_us_per_node_with_db": round(1e6 * t_db / nodes, 2),
+        "memo_db_cost_ratio": round(t_db / t_none, 2),
+        "memo_db_cost_ratio_target_max": 1.2,
+    }
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--leaves", type=int, default=50_000, help="leaves of the range-sum tree (nodes = 2*leaves-1)")
     ap.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "engine.json")
+    ap.add_argument("--memo-db-only", action="store_true", help="only (c), written to results/engine_memo_db.json")
     args = ap.parse_args()
+    if args.memo_db_only:
+        row = {"python": platform.python_version(), **memo_with_database(min(args.leaves, 10_000))}
+        out = args.out.with_name("engine_memo_db.json")
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(row, indent=2) + "\n")
+        print(json.dumps(row, indent=2))
+        return
 
     n = args.leaves
     q = f"what is the sum of 0 to {n}?"
@@ -118,6 +150,7 @@ def main() -> None:
         "memo_nodes_executed": len(deep),
         "memo_nodes_over_distinct": round(len(deep) / 21, 3),
         "memo_seconds": round(t_deep, 5),
+        **memo_with_database(min(n, 10_000)),
         "targets": {"ratio_vs_plain_max": 20, "memo_nodes_over_distinct_max": 2},
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)

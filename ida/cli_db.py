@@ -14,8 +14,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from ida.errors import IdaError
-from ida.experience import Entry, Event, ExperienceDB, Provenance, resolve_path
+from ida.experience import Entry, Event, ExperienceDB, Provenance, parse_entry_id, resolve_path
 
 console = Console(highlight=False)
 
@@ -36,10 +35,7 @@ def open_db(path: Optional[Path]) -> ExperienceDB:
 
 def entry_id(raw: str) -> int:
     """`12` or `e12`, as entries render (`[e12] key: text`)."""
-    digits = raw[1:] if raw[:1] in ("e", "E") else raw
-    if not digits.isdigit():
-        raise IdaError(f"bad entry id {raw!r}: expected a number such as 12 or e12")
-    return int(digits)
+    return parse_entry_id(raw)
 
 
 def entries_table(entries: list[Entry], title: str) -> Table:
@@ -88,7 +84,7 @@ def add_cmd(
     """Add an entry."""
     with open_db(db) as d:
         e = d.add(key, text, author=author, provenance=Provenance(note=note))
-        console.print(Text(f"added {e.render()}  (revision {d.revision})"))
+        console.print(Text(f"added {e.render()}  (revision {e.revision})"))
 
 
 @db_app.command("edit")
@@ -101,7 +97,7 @@ def edit_cmd(
     """Change an entry's text or key (the old one stays in its history)."""
     with open_db(db) as d:
         e = d.edit(entry_id(id), text, key=key, author=author, provenance=Provenance(note=note))
-        console.print(Text(f"edited {e.render()}  (revision {d.revision})"))
+        console.print(Text(f"edited {e.render()}  (revision {e.revision})"))
 
 
 @db_app.command("rm")
@@ -112,8 +108,8 @@ def rm_cmd(
     """Remove an entry (its history is kept; `revert` can bring it back)."""
     with open_db(db) as d:
         n = entry_id(id)
-        d.remove(n, author=author, provenance=Provenance(note=note))
-        console.print(f"removed e{n}  (revision {d.revision})")
+        revision = d.remove(n, author=author, provenance=Provenance(note=note))
+        console.print(f"removed e{n}  (revision {revision})")
 
 
 @db_app.command("history")

@@ -146,6 +146,24 @@ def _clean(value: str, what: str) -> str:
     return value
 
 
+INT64_MAX = 2**63 - 1  # SQLite's largest integer: a Python int past it cannot even be bound
+
+
+def parse_entry_id(raw: str) -> int:
+    """`12` or `e12`, as entries render (`[e12] key: text`): ASCII digits only, within SQLite's range."""
+    digits = raw[1:] if raw[:1] in ("e", "E") else raw
+    # str.isdigit() would take '²' and '٣' (int('٣') is 3): an id is plain ASCII.
+    if not (digits.isascii() and digits.isdigit()) or len(digits) > 19 or int(digits) > INT64_MAX:
+        raise ExperienceError(f"bad entry id {raw!r}: expected a number such as 12 or e12")
+    return int(digits)
+
+
+def _known_id(entry_id: int) -> int:
+    if not 0 <= entry_id <= INT64_MAX:
+        raise ExperienceError(f"no entry e{entry_id}")
+    return entry_id
+
+
 def query_words(query: str) -> list[str]:
     """The distinct words of user text, stopwords dropped unless nothing else is left."""
     words = list(dict.fromkeys(w.casefold() for w in re.findall(r"\w+", query)))
@@ -176,6 +194,7 @@ class ExperienceDB:
         # when another connection has committed (PRAGMA data_version moves) or we wrote.
         self._seen_version: int | None = None
         self._revision = 0
+        self._version_cursor = self._db.conn.cursor()  # a cursor of its own: it is asked at every node
 
     @property
     def _conn(self) -> sqlite3.Connection:
@@ -259,7 +278,10 @@ class ExperienceDB:
         if self._db.in_transaction:
             return self._one(_REVISION)
         # data_version first: a commit that lands between the two reads is then seen next time.
-        version = self._conn.execute("PRAGMA data_version").fetchone()[0]
+        try:
+            version = self._version_cursor.execute("PRAGMA data_version").fetchone()[0]
+        except sqlite3.ProgrammingError:  # closed: let the connection say so in one line
+            version = self._conn.execute("PRAGMA data_version").fetchone()[0]
         if version != self._seen_version:
             with self._snapshot():
                 self._revision = self._one(_REVISION)
@@ -305,6 +327,7 @@ class ExperienceDB:
             return self._log(entry_id, "remove", None, None, author, prov, at, source=None)
 
     def get(self, entry_id: int) -> Entry:
+        _known_id(entry_id)
         with self._snapshot():
             row = self._conn.execute(
                 f"SELECT {self._ENTRY_COLS}, live FROM entries WHERE entries.id = ?", (entry_id,)
@@ -321,6 +344,7 @@ class ExperienceDB:
             return [self._entry(r) for r in rows]
 
     def history(self, entry_id: int) -> list[Event]:
+        _known_id(entry_id)
         with self._snapshot():
             rows = self._conn.execute(
                 f"SELECT {self._EVENT_COLS} FROM events WHERE entry_id = ? ORDER BY revision", (entry_id,)
@@ -330,6 +354,7 @@ class ExperienceDB:
         return [self._event(r) for r in rows]
 
     def events(self, since: int = 0) -> list[Event]:
+        since = max(0, min(since, INT64_MAX))
         with self._snapshot():
             rows = self._conn.execute(
                 f"SELECT {self._EVENT_COLS} FROM events WHERE revision > ? ORDER BY revision", (since,)
@@ -382,6 +407,7 @@ class ExperienceDB:
         query = query.strip()
         if not query or k <= 0:
             return []
+        k = min(k, 2**62)  # asking for more than exist is asking for all; SQLite's LIMIT is an int64
         with self._snapshot():
             found = [
                 self._entry(r) for r in self._conn.execute(

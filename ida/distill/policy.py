@@ -111,16 +111,13 @@ class Deferring:
         self.name = name or f"deferring({model.name}, {getattr(fallback, 'name', type(fallback).__name__)})"
         self.acted = 0
         self.deferred = 0
-        self.last_deferred = False
 
     def act(self, workspace: _Workspace) -> str | Action:
         action = self.model.act(workspace)
         if not self.model.last_failed and self.model.last_confidence >= self.threshold:
             self.acted += 1
-            self.last_deferred = False
             return action
         self.deferred += 1
-        self.last_deferred = True
         return self.fallback.act(workspace)
 
     @property

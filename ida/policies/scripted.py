@@ -34,9 +34,6 @@ class ScriptedPolicy:
                 raise RuntimeError(f"script {self.name} ended without a reply") from None
             return Action("reply", str(stop.value))
 
-    def __call__(self, ws: Workspace) -> Action | str:
-        return self.act(ws)
-
 
 def scripted(fn: Script | None = None, *, name: str | None = None):
     """Decorator: turn a generator function into a policy."""

@@ -1,0 +1,232 @@
+"""ida/store.py: numbered migrations on real files, files made by the previous release, and the
+experience database's cached revision under a second process.
+
+tests/fixtures/experience-v1.sqlite and sessions-v0.sqlite were written by main at 4893ef7 (before
+ida/store.py), then set to journal_mode=DELETE so each is one self-contained file.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import ida
+from ida.errors import IdaError
+from ida.experience import ExperienceDB, ExperienceError
+from ida.policies.memo import Automation
+from ida.session import SessionError, SessionStore
+from ida.store import Database, Migrations, StoreError, execute_script
+
+FIXTURES = Path(__file__).parent / "fixtures"
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def copy_fixture(name: str, tmp_path: Path) -> Path:
+    target = tmp_path / name
+    shutil.copy(FIXTURES / name, target)
+    return target
+
+
+def user_version(path: Path) -> int:
+    conn = sqlite3.connect(path)
+    try:
+        return conn.execute("PRAGMA user_version").fetchone()[0]
+    finally:
+        conn.close()
+
+
+# ---- migrations ------------------------------------------------------------------------
+
+
+def notes_migrations(*extra) -> Migrations:
+    steps = Migrations()
+
+    @steps.add
+    def m001_initial(conn):
+        execute_script(conn, "CREATE TABLE notes (id INTEGER PRIMARY KEY, text TEXT NOT NULL);")
+
+    for step in extra:
+        steps.add(step)
+    return steps
+
+
+def m002_add_author(conn):
+    conn.execute("ALTER TABLE notes ADD COLUMN author TEXT NOT NULL DEFAULT 'someone'")
+
+
+def test_migrations_apply_in_order_keep_data_and_track_user_version(tmp_path):
+    path = tmp_path / "notes.sqlite"
+    with Database(path, notes_migrations(), what="notes file") as db:
+        with db.transaction():
+            db.conn.execute("INSERT INTO notes (text) VALUES ('kept')")
+    assert user_version(path) == 1
+    with Database(path, notes_migrations(m002_add_author), what="notes file") as db:
+        assert db.version == 2
+        assert db.conn.execute("SELECT text, author FROM notes").fetchall() == [("kept", "someone")]
+    with Database(path, notes_migrations(m002_add_author), what="notes file") as db:  # nothing left to do
+        assert db.version == 2
+
+
+def test_a_failing_migration_rolls_back_alone(tmp_path):
+    path = tmp_path / "notes.sqlite"
+    Database(path, notes_migrations(), what="notes file").close()
+
+    def m002_broken(conn):
+        conn.execute("ALTER TABLE notes ADD COLUMN half TEXT")
+        conn.execute("INSERT INTO nowhere VALUES (1)")
+
+    with pytest.raises(StoreError) as err:
+        Database(path, notes_migrations(m002_broken), what="notes file")
+    assert "no such table: nowhere" in str(err.value) and "\n" not in str(err.value)
+    assert user_version(path) == 1
+    conn = sqlite3.connect(path)
+    assert [c[1] for c in conn.execute("PRAGMA table_info(notes)")] == ["id", "text"]  # the half step is gone
+    conn.close()
+
+
+def test_a_newer_file_is_one_line_and_left_alone(tmp_path):
+    path = tmp_path / "notes.sqlite"
+    Database(path, notes_migrations(m002_add_author), what="notes file").close()
+    with pytest.raises(StoreError) as err:
+        Database(path, notes_migrations(), what="notes file")
+    assert str(err.value) == f"{path}: schema version 2 is newer than this ida supports (1); upgrade ida"
+    assert user_version(path) == 2
+
+
+def test_migrations_are_numbered_by_name():
+    steps = Migrations()
+    with pytest.raises(ValueError, match="name it m001_"):
+        steps.add(m002_add_author)
+
+
+# ---- files made by the previous release ----------------------------------------------------
+
+
+def test_experience_file_of_the_previous_release_opens_with_its_data(tmp_path):
+    path = copy_fixture("experience-v1.sqlite", tmp_path)
+    with ExperienceDB(path) as db:
+        assert [(e.key, e.text) for e in db.entries()] == [
+            ("vase", "vases are fragile; move slowly near them"), ("cat", "cats knock cups over")]
+        assert db.revision == 5
+        assert [ev.kind for ev in db.history(3)] == ["add", "remove"]
+        assert db.get(1).provenance.run_id == "r1" and db.lookup("cups")[0].key == "cat"
+        e = db.add("stairs", "carry nothing fragile on the stairs")
+        assert e.revision == 6 and db.revert(5) == 7
+    assert user_version(path) == 1
+
+
+def test_experience_file_from_a_newer_ida_is_one_line(tmp_path):
+    path = copy_fixture("experience-v1.sqlite", tmp_path)
+    conn = sqlite3.connect(path)
+    conn.execute("PRAGMA user_version = 2")
+    conn.commit()
+    conn.close()
+    with pytest.raises(ExperienceError) as err:
+        ExperienceDB(path)
+    assert str(err.value) == f"{path}: schema version 2 is newer than this ida supports (1); upgrade ida"
+
+
+def test_sessions_file_of_the_previous_release_is_migrated_with_its_data(tmp_path):
+    path = copy_fixture("sessions-v0.sqlite", tmp_path)
+    assert user_version(path) == 0
+    with SessionStore(path) as store:
+        [old] = store.sessions()
+        assert old.id == "8a92d7ad" and old.question == "What is 12 * 3?" and old.transcript == "/tmp/old-session.jsonl"
+        assert (old.person, old.auto) == (1, 1)
+        assert [r.action for r in store.actions(old.id)] == ["ask What is 10 * 3?", "reply 30"]
+        assert store.automation.get("workspace text") == "ask What is 10 * 3?"
+        new = store.create("What is 2 * 2?")  # the transcript column takes NULL now
+        assert new.transcript is None
+        assert store.undo(old.id).action == "ask What is 10 * 3?" and store.actions(old.id) == []
+    assert user_version(path) == 2
+    with SessionStore(path) as store:  # reopening changes nothing
+        assert {s.id for s in store.sessions()} == {old.id, new.id}
+
+
+def test_sessions_file_from_a_newer_ida_is_one_line(tmp_path):
+    path = tmp_path / "sessions.sqlite"
+    SessionStore(path).close()
+    conn = sqlite3.connect(path)
+    conn.execute("PRAGMA user_version = 9")
+    conn.commit()
+    conn.close()
+    with pytest.raises(SessionError) as err:
+        SessionStore(path)
+    assert "schema version 9 is newer" in str(err.value) and "\n" not in str(err.value)
+
+
+def test_a_standalone_automation_file_of_the_previous_release(tmp_path):
+    path = tmp_path / "automation.sqlite"
+    conn = sqlite3.connect(path)  # the first release's DDL, user_version 0
+    conn.execute("CREATE TABLE IF NOT EXISTS automation (key TEXT PRIMARY KEY, workspace TEXT NOT NULL, "
+                 "action TEXT NOT NULL, source TEXT NOT NULL DEFAULT '', session TEXT, created TEXT NOT NULL)")
+    conn.execute("INSERT INTO automation VALUES ('k', 'ws', 'reply 1', '', NULL, 'then')")
+    conn.commit()
+    conn.close()
+    with Automation(path) as auto:
+        assert auto.entries() == [("ws", "reply 1")]
+    assert user_version(path) == 1
+
+
+# ---- the cached revision against another process ---------------------------------------------
+
+ADD = "import sys; from ida.experience import ExperienceDB; ExperienceDB(sys.argv[1]).add(sys.argv[2], 'from elsewhere')"
+
+
+def add_from_another_process(path: Path, key: str) -> None:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    subprocess.run([sys.executable, "-c", ADD, str(path), key], check=True, env=env, timeout=60)
+
+
+def test_revision_sees_a_commit_by_another_process(tmp_path):
+    path = tmp_path / "exp.sqlite"
+    with ExperienceDB(path) as db:
+        assert db.revision == 0 and db.revision == 0  # the second read is from the cache
+        add_from_another_process(path, "cat")
+        assert db.revision == 1
+        e = db.add("vase", "vases are fragile")  # our own write moves it too
+        assert e.revision == 2 and db.revision == 2
+        assert db.remove(e.id) == 3 and db.revision == 3
+
+
+def test_the_next_ask_after_another_process_writes_is_not_a_memo_hit(tmp_path):
+    path = tmp_path / "exp.sqlite"
+
+    def asker(edit_between: bool):
+        @ida.scripted
+        def policy(ws):
+            if ws.question_text == "leaf":
+                return "leaf answer"
+            yield "ask leaf"
+            if edit_between:
+                add_from_another_process(path, "lesson")
+            yield "ask leaf"
+            return "done"
+        return policy
+
+    with ExperienceDB(path) as db:
+        same = ida.run("root", asker(False), db=db)
+        assert len(same) == 2  # the second ask reuses the first leaf
+        changed = ida.run("root", asker(True), db=db)
+        assert len(changed) == 3 and changed.db_revision == 1  # another revision: the leaf is asked again
+
+
+def test_a_change_returns_its_own_revision_while_another_connection_writes(tmp_path):
+    path = tmp_path / "exp.sqlite"
+    with ExperienceDB(path) as mine, ExperienceDB(path) as theirs:
+        e = mine.add("vase", "vases are fragile")
+        theirs.add("cat", "cats knock things over")
+        assert e.revision == 1 and mine.revision == 2
+        assert mine.edit(e.id, "vases break").revision == 3
+        theirs.add("dog", "dogs bark")
+        assert mine.remove(e.id) == 5
+
+
+def test_store_errors_are_ida_errors():
+    assert issubclass(StoreError, IdaError)
