@@ -104,3 +104,28 @@ def test_user_mistakes_get_one_line_and_exit_2(cli, tmp_path):
 @pytest.mark.parametrize("args", [["db", "rm"], ["db", "revert", "x"], ["db", "frobnicate"]])
 def test_usage_errors_exit_2(cli, args):
     assert cli(*args).returncode == 2
+
+
+def test_ids_and_limits_are_parsed_strictly(cli, tmp_path):
+    ok(cli("db", "add", "vase", "vases are fragile"))
+    ok(cli("db", "add", "cat", "cats knock vases over"))
+    ok(cli("db", "add", "stairs", "careful on the stairs"))
+    for raw in ("٣", "²", "e٣", "99999999999999999999"):
+        one_line_error(cli("db", "rm", raw), "bad entry id")
+        one_line_error(cli("db", "history", raw), "bad entry id")
+    assert "3 entries" in ok(cli("db", "list"))  # `ida db rm ٣` used to remove e3
+    assert "vase" in ok(cli("db", "search", "vase", "-k", "100000000000000000000"))
+    one_line_error(cli("db", "revert", "100000000000000000000"), "no revision")
+
+
+def test_add_edit_rm_print_the_revision_of_their_own_change(cli, tmp_path):
+    assert "(revision 1)" in ok(cli("db", "add", "vase", "vases are fragile"))
+    assert "(revision 2)" in ok(cli("db", "edit", "e1", "--text", "vases break"))
+    assert "removed e1  (revision 3)" in ok(cli("db", "rm", "e1"))
+
+
+def test_hostile_import_line_is_one_line(cli, tmp_path):
+    (tmp_path / "big.jsonl").write_text('{"key": "a", "text": "b", "id": ' + "9" * 5000 + "}\n")
+    one_line_error(cli("db", "import", "big.jsonl"), "big.jsonl:1:")
+    (tmp_path / "deep.jsonl").write_text("[" * 100_000 + "]" * 100_000 + "\n")
+    one_line_error(cli("db", "import", "deep.jsonl"), "deep.jsonl:1:")

@@ -278,3 +278,70 @@ def test_export_import_round_trips_any_one_line_text(tmp_path_factory, pairs):
         assert {(e.key, e.text) for e in b.entries()} == {(e.key, e.text) for e in a.entries()}
         for e in a.entries():
             assert "\n" not in e.render()
+
+
+# ---- unicode, ids and hostile import lines ---------------------------------------------------
+
+from ida.experience import parse_entry_id  # noqa: E402
+from ida.files import WriteError  # noqa: E402
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.tuples(line_text, line_text, st.text(max_size=30)), min_size=1, max_size=4,
+                unique_by=lambda row: (row[0].strip(), row[1].strip())))  # an import skips duplicates
+def test_export_import_round_trips_any_unicode(tmp_path_factory, rows):
+    """Notes are free text: line and paragraph separators (U+2028, U+0085, CR) survive the file."""
+    tmp = tmp_path_factory.mktemp("uni")
+    with ExperienceDB(tmp / "a.sqlite") as a, ExperienceDB(tmp / "b.sqlite") as b:
+        for key, text, note in rows:
+            a.add(key, text, provenance=Provenance(note=note + "\u2028\x85\r\n"))
+        a.export_jsonl(tmp / "x.jsonl")
+        assert "\u2028" in (tmp / "x.jsonl").read_text(encoding="utf-8")  # raw in the file: splitlines() would cut it
+        b.import_jsonl(tmp / "x.jsonl")
+        assert [(e.key, e.text, e.provenance) for e in b.entries()] == [(e.key, e.text, e.provenance)
+                                                                       for e in a.entries()]
+
+
+@pytest.mark.parametrize("raw", ["٣", "²", "e٣", "12a", "", "e", "-1", "99999999999999999999", "9223372036854775808"])
+def test_entry_ids_are_ascii_digits_within_int64(raw):
+    with pytest.raises(ExperienceError, match="bad entry id"):
+        parse_entry_id(raw)
+
+
+def test_entry_ids_parse():
+    assert parse_entry_id("e12") == parse_entry_id("12") == 12
+    assert parse_entry_id("9223372036854775807") == 2**63 - 1
+
+
+def test_huge_ids_and_limits_are_answers_not_overflows(db):
+    db.add("vase", "vases are fragile")
+    for call in (lambda: db.get(10**20), lambda: db.history(10**20), lambda: db.remove(10**20),
+                 lambda: db.edit(10**20, "x")):
+        with pytest.raises(ExperienceError, match="no entry e1000"):
+            call()
+    assert [e.key for e in db.lookup("vase", k=10**30)] == ["vase"]
+    assert db.events(since=10**30) == [] and len(db.events(since=-(10**30))) == 1
+
+
+@pytest.mark.parametrize("line", ['{"key": "a", "text": "b", "id": ' + "9" * 5000 + "}",
+                                  '{"key": "a", "text": "b", "provenance": {"note": ' + "[" * 100_000 + "]" * 100_000 + "}}",
+                                  "[" * 100_000 + "]" * 100_000])
+def test_hostile_import_lines_are_one_line(db, tmp_path, line):
+    path = tmp_path / "bad.jsonl"
+    path.write_text('{"key": "ok", "text": "fine"}\n' + line + "\n")
+    with pytest.raises(ExperienceError) as err:
+        db.import_jsonl(path)
+    assert str(err.value).startswith(f"{path}:2: ") and "\n" not in str(err.value)
+    assert db.entries() == []
+
+
+def test_export_is_atomic_and_a_failure_is_one_line(db, tmp_path):
+    db.add("vase", "vases are fragile")
+    target = tmp_path / "out.jsonl"
+    target.write_text("the previous export\n")
+    (tmp_path / "blocker").write_text("a file where a folder should be")
+    with pytest.raises(WriteError) as err:
+        db.export_jsonl(tmp_path / "blocker" / "out.jsonl")
+    assert "\n" not in str(err.value)
+    assert db.export_jsonl(target) == 1 and json.loads(target.read_text())["key"] == "vase"
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".ida-")] == []  # no temporary left

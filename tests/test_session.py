@@ -414,3 +414,26 @@ def test_session_errors(store, tmp_path):
 
 def test_leave_exception_is_exported():
     assert issubclass(Leave, Exception) and AUTO == "auto"
+
+
+def test_the_library_saves_no_transcript_unless_told(tmp_path, monkeypatch):
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    with SessionStore(tmp_path / "sessions.sqlite") as store:
+        info = store.create(MULTIPLY_Q)
+        assert info.transcript is None
+        s, tree = play(store, info, Player(multiply_person))
+        assert tree.answer is not None and s.info.done and s.info.transcript is None
+        told = store.create(MULTIPLY_Q, transcript_dir=tmp_path / "saved")
+        assert told.transcript == str((tmp_path / "saved" / f"{told.id}.jsonl").resolve())
+    assert list(work.iterdir()) == []  # nothing written where nobody asked
+
+
+def test_session_policy_is_a_memo_policy(store, tmp_path):
+    from ida.session.run import _SessionPolicy
+
+    assert issubclass(_SessionPolicy, MemoPolicy)
+    info = new(store, SORTED_Q, tmp_path)
+    s, tree = play(store, info, Player(sorted_person))
+    assert s.counts[AUTO] > 0 and len(store.automation) == s.counts[PERSON] + s.counts[MODEL]
