@@ -28,6 +28,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
+from urllib.parse import quote
 
 from ida.errors import IdaError
 
@@ -62,6 +63,25 @@ def connect(path: Path, *, timeout: float = 30.0) -> sqlite3.Connection:
     return conn
 
 
+def connect_read_only(path: Path, *, timeout: float = 30.0) -> sqlite3.Connection:
+    """A connection that only reads, for a file in a place we cannot write (a read-only medium).
+
+    WAL needs its -shm index file beside the database; where it cannot be made, the file is
+    opened immutable: nobody can be changing a file on a read-only medium.
+    """
+    uri = f"file:{quote(str(path.absolute()))}?mode=ro"
+    try:
+        conn = sqlite3.connect(uri, uri=True, timeout=timeout, isolation_level=None)
+        conn.execute("PRAGMA schema_version").fetchone()  # the first read is where it fails
+        return conn
+    except sqlite3.OperationalError:
+        return sqlite3.connect(uri + "&immutable=1", uri=True, timeout=timeout, isolation_level=None)
+
+
+def _unwritable(path: Path) -> bool:
+    return path.is_file() and not (os.access(path, os.W_OK) and os.access(path.parent, os.W_OK))
+
+
 class Migrations(list[Migration]):
     """The numbered schema steps of one kind of file, oldest first."""
 
@@ -92,6 +112,7 @@ class Database:
     `what` names the kind of file in messages ("experience database"); errors are raised
     as `error`, so each caller keeps its own error class. `application_id`, when given,
     marks the file as ours, so a foreign SQLite database is refused instead of altered.
+    An existing file in a place we cannot write is opened for reading only (`read_only`).
     """
 
     def __init__(self, path: str | Path, migrations: Migrations, *, what: str,
@@ -102,8 +123,9 @@ class Database:
         self._conn: sqlite3.Connection | None = None
         self._depth = 0
         self._writing = False
+        self.read_only = _unwritable(self.path)
         try:
-            self._conn = connect(self.path, timeout=timeout)
+            self._conn = (connect_read_only if self.read_only else connect)(self.path, timeout=timeout)
             self._migrate(migrations, application_id)
             self._conn.execute("PRAGMA foreign_keys = ON")
         except IdaError:
@@ -134,6 +156,8 @@ class Database:
         BEGIN IMMEDIATE takes the write lock up front, so two writers wait on each other
         (busy timeout) instead of failing when a read transaction tries to upgrade.
         """
+        if self.read_only:
+            raise self.error(f"{self.path}: cannot change the {self.what}: it is read-only here")
         if self._depth and not self._writing:
             raise RuntimeError("a write transaction cannot start inside a read snapshot")
         with self._begin("BEGIN IMMEDIATE", writing=True):
@@ -191,6 +215,9 @@ class Database:
                              f"({len(migrations)}); upgrade ida")
         if version == len(migrations):
             return
+        if self.read_only:
+            raise self.error(f"{self.path}: schema version {version} needs upgrading to {len(migrations)}, "
+                             "but the file is read-only here")
         # A migration that rebuilds a table must not trip foreign keys halfway; each checks
         # them before it commits (SQLite's recipe for schema changes).
         self.conn.execute("PRAGMA foreign_keys = OFF")

@@ -230,3 +230,47 @@ def test_a_change_returns_its_own_revision_while_another_connection_writes(tmp_p
 
 def test_store_errors_are_ida_errors():
     assert issubclass(StoreError, IdaError)
+
+
+# ---- a read-only medium ------------------------------------------------------------------
+
+
+@pytest.fixture
+def read_only_folder(tmp_path):
+    """A folder whose files can be read and not written: a read-only tmpfs as root, else chmod."""
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    if os.geteuid() == 0:
+        if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(folder)],
+                          capture_output=True).returncode != 0:
+            pytest.skip("needs to mount a tmpfs (root, in a namespace that allows it)")
+        try:
+            yield folder, lambda: subprocess.run(["mount", "-o", "remount,ro", str(folder)], check=True)
+        finally:
+            subprocess.run(["umount", str(folder)], capture_output=True)
+    else:
+        def lock() -> None:
+            for p in [*folder.iterdir(), folder]:
+                p.chmod(0o555 if p.is_dir() else 0o444)
+        try:
+            yield folder, lock
+        finally:
+            for p in [folder, *folder.iterdir()]:
+                p.chmod(0o755)
+
+
+def test_a_database_on_a_read_only_medium_reads_and_refuses_writes_in_one_line(read_only_folder, cli):
+    folder, lock = read_only_folder
+    path = folder / "exp.sqlite"
+    with ExperienceDB(path) as db:
+        db.add("vase", "vases are fragile")
+    lock()
+    with ExperienceDB(path) as db:
+        assert [e.key for e in db.entries()] == ["vase"] and db.revision == 1 and db.lookup("fragile")
+        with pytest.raises(ExperienceError) as err:
+            db.add("cat", "cats knock things over")
+    assert str(err.value) == f"{path}: cannot change the experience database: it is read-only here"
+    r = cli("db", "list", "--db", str(path))
+    assert r.returncode == 0 and "vase" in r.stdout, r.stderr
+    r = cli("db", "rm", "e1", "--db", str(path))
+    assert r.returncode == 2 and "read-only" in r.stderr and "Traceback" not in r.stderr
