@@ -464,18 +464,19 @@ class ExperienceDB:
         """
         path = Path(path)
         records: list[tuple[str, str, str, Provenance]] = []
-        n = 0
         try:
             # Lines end at \n only: a JSON string may hold U+2028 or U+0085, which splitlines() would cut.
             with open(path, encoding="utf-8", newline="\n") as f:
                 for n, line in enumerate(f, start=1):
-                    if line.strip():
+                    if not line.strip():
+                        continue
+                    try:
                         records.append(_import_record(line, author))
+                    except ExperienceError as exc:
+                        raise ExperienceError(f"{path}:{n}: {exc}") from None
         except (OSError, UnicodeDecodeError) as exc:
             reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
             raise ExperienceError(f"{path}: cannot read: {reason}") from None
-        except ExperienceError as exc:
-            raise ExperienceError(f"{path}:{n}: {exc}") from None
         added = 0
         with self.transaction():
             for key, text, who, prov in records:
