@@ -24,6 +24,7 @@ import time
 from pathlib import Path
 
 sys.setrecursionlimit(10_000)
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # measure this checkout, not an installed ida
 import ida  # noqa: E402
 
 RANGE = re.compile(r"what is the sum of (\d+) to (\d+)\?")
