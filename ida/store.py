@@ -70,11 +70,12 @@ def connect_read_only(path: Path, *, timeout: float = 30.0) -> sqlite3.Connectio
     opened immutable: nobody can be changing a file on a read-only medium.
     """
     uri = f"file:{quote(str(path.absolute()))}?mode=ro"
+    conn = sqlite3.connect(uri, uri=True, timeout=timeout, isolation_level=None)
     try:
-        conn = sqlite3.connect(uri, uri=True, timeout=timeout, isolation_level=None)
-        conn.execute("PRAGMA schema_version").fetchone()  # the first read is where it fails
+        conn.execute("PRAGMA schema_version").fetchone()  # the first read is where a missing -shm fails
         return conn
     except sqlite3.OperationalError:
+        conn.close()
         return sqlite3.connect(uri + "&immutable=1", uri=True, timeout=timeout, isolation_level=None)
 
 
