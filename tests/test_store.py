@@ -246,8 +246,11 @@ def read_only_folder(tmp_path):
             pytest.skip("needs to mount a tmpfs (root, in a namespace that allows it)")
         try:
             yield folder, lambda: subprocess.run(["mount", "-o", "remount,ro", str(folder)], check=True)
-        finally:
-            subprocess.run(["umount", str(folder)], capture_output=True)
+        finally:  # a file left open on it keeps it busy: detach it anyway, and say so
+            busy = subprocess.run(["umount", str(folder)], capture_output=True).returncode != 0
+            if busy:
+                subprocess.run(["umount", "-l", str(folder)], capture_output=True)
+            assert not busy, "a file on the read-only medium was left open"
     else:
         def lock() -> None:
             for p in [*folder.iterdir(), folder]:
