@@ -9,7 +9,8 @@ from ida.actions import Action, ActionError, parse_action
 from ida.engine import failed, run
 from ida.errors import IdaError
 from ida.hypertext import HypertextError, Message, parse
-from ida.policies import Policy, scripted
+from ida.policies.scripted import scripted
+from ida.policy import Policy
 from ida.tree import Node, Step, Tree, load_transcript
 from ida.workspace import Workspace
 

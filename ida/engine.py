@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from ida.actions import Action, ActionError, as_action
 from ida.gcpause import gc_paused
 from ida.hypertext import HypertextError, Message, parse
-from ida.policies import Policy, policy_name
+from ida.policy import Policy, policy_name
 from ida.tree import LookupRecord, Node, Step, Tree
 from ida.workspace import Workspace
 

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
-
-import networkx as nx
+from typing import TYPE_CHECKING
 
 from ida.errors import IdaError
+from ida.files import write_atomic
 from ida.tree import Tree
+
+if TYPE_CHECKING:
+    import networkx as nx
 
 FORMATS = ("graphml", "dot", "json")
 
@@ -28,18 +32,18 @@ def to_dot(g: nx.DiGraph) -> str:
 
 
 def export(tree: Tree, fmt: str, path: str | Path) -> Path:
+    """Write `tree` as `fmt` to `path`, atomically: a failed export leaves the old file whole."""
+    if fmt not in FORMATS:
+        raise IdaError(f"unknown format {fmt!r}; choose from {', '.join(FORMATS)}")
+    import networkx as nx  # here, not at the top: `import ida` stays light
+
     g = tree.to_networkx()
-    path = Path(path)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if fmt == "graphml":
-            nx.write_graphml(g, path)
-        elif fmt == "dot":
-            path.write_text(to_dot(g), encoding="utf-8")
-        elif fmt == "json":
-            path.write_text(json.dumps(nx.node_link_data(g, edges="edges"), indent=1), encoding="utf-8")
-        else:
-            raise IdaError(f"unknown format {fmt!r}; choose from {', '.join(FORMATS)}")
-    except OSError as e:
-        raise IdaError(f"cannot write {path}: {e.strerror}") from None
-    return path
+    if fmt == "graphml":
+        buf = io.BytesIO()
+        nx.write_graphml(g, buf)
+        data: str | bytes = buf.getvalue()
+    elif fmt == "dot":
+        data = to_dot(g)
+    else:
+        data = json.dumps(nx.node_link_data(g, edges="edges"), indent=1)
+    return write_atomic(path, data)

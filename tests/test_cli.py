@@ -49,6 +49,57 @@ def test_malformed_transcript_is_one_line(cli, tmp_path):
 
 
 def test_help_explains_every_command(cli):
-    for cmd in ([], ["run"], ["show"], ["export"]):
-        r = cli(*cmd, "--help")
-        assert r.returncode == 0 and "Usage" in r.stdout
+    from ida.cli import app
+
+    commands = [(c.name, c.callback.__doc__) for c in app.registered_commands]
+    commands += [(f"db {c.name}", c.callback.__doc__) for g in app.registered_groups for c in g.typer_instance.registered_commands]
+    assert len(commands) >= 20
+    for name, doc in commands:
+        r = cli(*name.split(), "--help", env={"COLUMNS": "1000"})
+        first = " ".join(doc.split("\n\n")[0].split())
+        assert r.returncode == 0 and "Usage" in r.stdout and first in " ".join(r.stdout.split()), name
+
+
+def test_run_help_lists_every_registered_task(cli):
+    from ida.tasks import all_tasks
+
+    shown = " ".join(cli("run", "--help", env={"COLUMNS": "1000"}).stdout.split())
+    for t in all_tasks().values():
+        assert f"{t.name} ({t.description})" in shown
+
+
+def test_a_long_error_is_one_line_in_a_log(cli):
+    long_name = "no-such-" + "x" * 200 + ".jsonl"
+    r = cli("show", long_name, env={"COLUMNS": ""})
+    assert r.returncode == 2 and len(r.stderr.splitlines()) == 1 and long_name in r.stderr
+
+
+def test_an_argument_that_is_not_utf8_is_one_line(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    r = subprocess.run([sys.executable, "-m", "ida", "run", b"mul\xfftiply"], capture_output=True, cwd=tmp_path,
+                       env={**os.environ, "PYTHONPATH": str(ROOT)})
+    err = r.stderr.decode()
+    assert r.returncode == 2 and len(err.splitlines()) == 1 and "not valid UTF-8" in err and "Traceback" not in err
+
+
+EVIL = "is \x1b]0;pwned\x07 \x1b[2J this safe?"
+
+
+def test_escapes_in_data_are_shown_not_obeyed(cli, tmp_path):
+    import json
+
+    (tmp_path / "shared.jsonl").write_text(json.dumps({"key": "trap", "text": EVIL}) + "\n")
+    assert cli("db", "import", "shared.jsonl").returncode == 0
+    for args in (["db", "list"], ["db", "search", "safe"], ["db", "history", "e1"]):
+        out = cli(*args).stdout
+        assert "\x1b" not in out and "\x07" not in out and "\\x1b]0;pwned" in out, args
+    question = EVIL.replace("[", "\\[").replace("]", "\\]")  # brackets are hypertext: escaped
+    r = cli("ask", question, "--save", "t.jsonl", input="reply no\n")
+    assert r.returncode == 0, r.stderr
+    shown = cli("show", "t.jsonl", "--node", "0")
+    assert shown.returncode == 0 and "\x1b" not in shown.stdout and "\\x1b" in shown.stdout

@@ -7,12 +7,11 @@ import pytest
 torch = pytest.importorskip("torch")
 torch.set_num_threads(1)
 
-import typer  # noqa: E402
 from typer.testing import CliRunner  # noqa: E402
 
 import ida  # noqa: E402
 from ida.distill import DistilledPolicy, policy_pairs, scripted_policy_pairs, split, train  # noqa: E402
-from ida.distill.cli import register  # noqa: E402
+from ida.cli import app as ida_app  # noqa: E402
 from ida.distill.evaluate import WithPrimitives, evaluate_task  # noqa: E402
 from ida.tasks import get as get_task  # noqa: E402
 from ida.tasks.permutation import QUESTION  # noqa: E402
@@ -161,8 +160,7 @@ def test_h_choking_on_the_models_output_is_a_counted_failure():
 
 def test_ida_eval_prints_the_by_difficulty_table(hprime):
     out, _ = hprime
-    app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
-    register(app)
+    app = ida_app
     r = CliRunner().invoke(app, ["eval", str(out), "permutation", "--n", "5", "--threads", "1"], terminal_width=200)
     assert r.exit_code == 0, r.output
     assert "permutation: 5 questions" in r.output and "calls to H" in r.output

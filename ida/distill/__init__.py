@@ -1,7 +1,7 @@
 """Distillation: transcripts to training pairs, a tokenizer, a transformer, one training loop, policies.
 
 This is the one package that needs torch, and it loads it only when a name that needs it
-is first used: `ida.distill.cli` registers commands without slowing down every `ida` call.
+is first used: `ida.cli.distill` registers commands without slowing down every `ida` call.
 """
 
 from __future__ import annotations

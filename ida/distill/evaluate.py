@@ -94,7 +94,7 @@ def evaluate_task(
         raise IdaError(f"task {task.name}: fewer than {questions} questions outside the excluded ones")
     if threshold is not None and policy.mode != "answer":
         # A scripted H is a generator per node: it cannot take over single steps of a node the model began.
-        raise IdaError("--threshold needs an answer model; a scripted H cannot take over single steps")
+        raise IdaError("a deferral threshold needs an answer model; a scripted H cannot take over single steps")
     failures0, unseen0 = policy.failures, getattr(policy, "unseen_tokens", 0)
     if policy.mode == "answer" and threshold is None:
         policy.prefill([i.question for i in insts])  # batched: direct answers need no engine

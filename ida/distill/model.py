@@ -78,7 +78,7 @@ def resolve_device(device: str | torch.device) -> torch.device:
     except RuntimeError:
         raise DistillError(f"unknown device {device!r}; use cpu or cuda") from None
     if dev.type == "cuda" and not torch.cuda.is_available():
-        raise DistillError("--device cuda was given but CUDA is not available here")
+        raise DistillError(f"device {device!r}: CUDA is not available here")
     return dev
 
 

@@ -10,13 +10,12 @@ from typing import TYPE_CHECKING, Callable
 from ida.engine import run
 from ida.hypertext import HypertextError, parse
 from ida.overseer.backward import Overseer, Report, backward
-from ida.policies import Policy
+from ida.policy import Policy
 from ida.tree import Node, Step, StepCorrects, Tree
 
 if TYPE_CHECKING:
     from ida.experience import Entry, ExperienceDB
 
-CORRECTIONS_DIR = Path("transcripts/corrections")
 
 
 @dataclass
@@ -27,7 +26,7 @@ class Applied:
     revision: int | None = None
 
 
-def apply(report: Report, db: ExperienceDB | None, corrections_dir: str | Path | None = CORRECTIONS_DIR) -> Applied:
+def apply(report: Report, db: ExperienceDB | None, corrections_dir: str | Path | None = None) -> Applied:
     """Commit every edit in one transaction, each with its provenance; save corrected steps."""
     from ida.experience import Provenance
 
@@ -107,7 +106,7 @@ def fix(
     max_steps: int = 5,
     judge: Callable[[Tree], str | None] | None = None,
     on_step: Callable[[FixStep], None] | None = None,
-    corrections_dir: str | Path | None = CORRECTIONS_DIR,
+    corrections_dir: str | Path | None = None,
     **run_kwargs,
 ) -> FixResult:
     """Forward, check, backward, apply, forward again: until the root is right or steps run out.

@@ -135,20 +135,3 @@ class HumanOverseer:
         else:
             raise ValueError(verb)
         return False
-
-
-
-
-def make_overseer(kind: str, task=None, ask: Callable[[str], str] = input, show: Callable[[str], None] = print):
-    """`rules`, `oracle` or `human`, for a built-in task (rules and oracle need one)."""
-    from ida.errors import IdaError
-
-    if kind == "human":
-        return HumanOverseer(ask, show)
-    if task is None:
-        raise IdaError(f"the {kind} overseer needs a built-in task; this tree has none (use --overseer human)")
-    if kind == "rules":
-        return RuleOverseer(task.rules)
-    if kind == "oracle":
-        return OracleOverseer(task.solve, task.rules)
-    raise IdaError(f"unknown overseer {kind!r}; choose rules, oracle or human")

@@ -1,29 +1,27 @@
-"""Policies answer a workspace with one action: `act(workspace) -> Action | str`.
+"""The policies that ship with ida: scripted (`@scripted`), a person at the terminal
+(`HumanPolicy`), and automation over any policy (`MemoPolicy`). `DistilledPolicy` and
+`Deferring` live in `ida.distill` (they need torch).
 
-A person types it, a script yields it, a distilled model writes it; the engine does not
-care which. `DistilledPolicy` and `Deferring` live in `ida.distill` (they need torch).
+`HumanPolicy` (rich) and `MemoPolicy` (SQLite) load on first use, so importing this
+package, or running a scripted tree, loads neither.
 """
 
 from __future__ import annotations
 
-from typing import Protocol, runtime_checkable
+from typing import Any
 
-from ida.actions import Action
-from ida.policies.human import HumanPolicy
-from ida.policies.memo import MemoPolicy
 from ida.policies.scripted import ScriptedPolicy, scripted
-from ida.workspace import Workspace
+from ida.policy import Policy, policy_name
+
+_LAZY = {"HumanPolicy": "ida.policies.human", "MemoPolicy": "ida.policies.memo"}
 
 
-@runtime_checkable
-class Policy(Protocol):
-    name: str
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
 
-    def act(self, workspace: Workspace) -> Action | str: ...
-
-
-def policy_name(policy: object) -> str:
-    return getattr(policy, "name", None) or type(policy).__name__
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'ida.policies' has no attribute {name!r}")
 
 
 __all__ = ["HumanPolicy", "MemoPolicy", "Policy", "ScriptedPolicy", "policy_name", "scripted"]

@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import random
+import tempfile
 from dataclasses import dataclass
-from typing import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Callable
 
 from ida.errors import IdaError
 from ida.overseer.blame import Rule
 from ida.policies.scripted import ScriptedPolicy
+
+if TYPE_CHECKING:
+    from ida.experience import ExperienceDB
+    from ida.tree import Tree
 
 
 @dataclass(frozen=True)
@@ -67,7 +73,12 @@ def all_tasks() -> dict[str, Task]:
     return _TASKS
 
 
-def add_facts(task: Task, db) -> int:
+def summary() -> str:
+    """Each task's name and what it does, for help texts: built from the registry, so never stale."""
+    return "; ".join(f"{t.name} ({t.description})" for t in all_tasks().values())
+
+
+def add_facts(task: Task, db: ExperienceDB) -> int:
     """Add the task's facts whose key the database does not hold yet; returns how many."""
     known = {e.key for e in db.entries()}
     missing = [(k, v) for k, v in task.facts if k not in known]
@@ -75,3 +86,43 @@ def add_facts(task: Task, db) -> int:
         for key, text in missing:
             db.add(key, text, author=f"task:{task.name}")
     return len(missing)
+
+
+@dataclass(frozen=True)
+class TaskRun:
+    """One run of a task's H on a generated question: the tree and how it went."""
+
+    task: Task
+    instance: Instance
+    tree: Tree
+    facts_added: int  # facts put into the database first (0 where none were needed or asked for)
+    db_path: Path | None  # the database the run looked things up in; None: none, or a temporary one
+    size: int
+
+    @property
+    def right(self) -> bool:
+        return self.tree.answer == self.instance.answer
+
+
+def run_task(name: str, seed: int = 0, size: int | None = None, *, db: ExperienceDB | None = None,
+             add_missing_facts: bool = False, budget: int = 100_000, max_depth: int = 1_000,
+             memo: bool = True) -> TaskRun:
+    """Run task `name`'s H on its `seed`th question. A task that needs facts and is given no
+    database gets a temporary one holding them (gone after the run); with `db`, its missing
+    facts are added only when `add_missing_facts` says so."""
+    from ida.engine import run
+    from ida.experience import ExperienceDB
+
+    t = get(name)
+    inst = t.instance(seed, size)
+    with tempfile.TemporaryDirectory() as scratch:
+        database = db if db is not None else ExperienceDB(Path(scratch) / "facts.sqlite") if t.facts else None
+        added = add_facts(t, database) if database is not None and (add_missing_facts or db is None) else 0
+        try:
+            tree = run(inst.question, t.policy, db=database, budget=budget, max_depth=max_depth, memo=memo,
+                       task=t.name)
+        finally:
+            if database is not None and db is None:
+                database.close()
+    return TaskRun(t, inst, tree, added, db.path if db is not None else None,
+                   t.default_size if size is None else size)

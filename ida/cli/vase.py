@@ -7,13 +7,13 @@ from pathlib import Path
 from typing import Optional
 
 import typer
-from rich.console import Console
 from rich.text import Text
 
+from ida.cli.common import VASE_DIR, console, open_db
+from ida.cli.overseer import make_overseer
 from ida.render import report_view, tree_view
 from ida.scenarios import vase
 
-console = Console(highlight=False)
 
 
 def vase_cmd(
@@ -23,12 +23,9 @@ def vase_cmd(
                                       "replay breaks nothing (default: a fresh temporary one)."),
     overseer: str = typer.Option("rules", "--overseer", help="rules (the scenario's local rules) or human (you assign the blame)."),
     seed: int = typer.Option(0, help="Seed for --room random."),
-    save_dir: Path = typer.Option(Path("transcripts/vase"), help="Where both runs' transcripts are saved."),
+    save_dir: Path = typer.Option(VASE_DIR, help="Where both runs' transcripts are saved."),
 ) -> None:
     """Replay the breakable vase: run, break, backward pass, lesson, run again."""
-    from ida.cli_db import open_db
-    from ida.overseer import make_overseer
-
     the_room = vase.parse_room(room, seed)
     judge = vase.overseer() if overseer == "rules" else make_overseer(overseer, None, ask=console.input, show=console.print)
     with tempfile.TemporaryDirectory() as scratch:
@@ -84,7 +81,3 @@ def _outcome(out: vase.Outcome) -> None:
     for line in out.log:
         console.print(("[red]" if "broke" in line else "") + line + ("[/]" if "broke" in line else ""))
     console.print(f"time taken: {out.time}")
-
-
-def register(app: typer.Typer) -> None:
-    app.command("vase")(vase_cmd)

@@ -7,15 +7,14 @@ from pathlib import Path
 from typing import Optional
 
 import typer
-from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from ida.cli.common import SESSIONS_DIR, console
 from ida.experience import ExperienceDB, resolve_path
 from ida.session import DEFAULT_BUDGET, DEFAULT_MAX_DEPTH, Session, SessionError, SessionStore
 from ida.session import model_suggester
 
-console = Console(highlight=False)
 
 SessionsOpt = typer.Option(None, "--sessions", help="Sessions file (default: $IDA_SESSIONS, else .ida/sessions.sqlite).")
 
@@ -57,7 +56,7 @@ def ask_cmd(
             info = store.create(question, budget=DEFAULT_BUDGET if budget is None else budget,
                                 max_depth=DEFAULT_MAX_DEPTH if max_depth is None else max_depth,
                                 db_path=resolve_path(db), transcript=save, automate=automate is not False,
-                                transcript_dir=Path("transcripts/sessions"))
+                                transcript_dir=SESSIONS_DIR)
         experience = ExperienceDB(resolve_path(info.db_path))
         try:
             session = Session(info, store, db=experience, console=console, suggest=suggester)
@@ -97,8 +96,3 @@ def sessions_cmd(sessions: Optional[Path] = SessionsOpt) -> None:
         table.add_row(s.id, s.status, Text(s.question), str(s.person), str(s.auto), Text(s.answer or ""),
                       s.updated[:16].replace("T", " "))
     console.print(table)
-
-
-def register(app: typer.Typer) -> None:
-    app.command("ask")(ask_cmd)
-    app.command("sessions")(sessions_cmd)

@@ -2,22 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Optional
 
 import typer
-from rich.console import Console
 
 from ida import tasks
 from ida.errors import IdaError
-from ida.overseer import FixStep, apply, backward, fix, make_overseer
+from ida.cli.common import CorrectionsOpt, DbOpt, console, open_db
+from ida.overseer import FixStep, HumanOverseer, OracleOverseer, Overseer, RuleOverseer, apply, backward, fix
 from ida.render import report_view, tree_view
 from ida.tree import load_transcript
 
-console = Console(highlight=False)
 OverseerOpt = typer.Option("rules", "--overseer", help="rules (the task's local rules), oracle (ground truth) or human.")
-DbOpt = typer.Option(None, "--db", help="Experience database (default: $IDA_DB, else .ida/experience.sqlite).")
-CorrectionsOpt = typer.Option(Path("transcripts/corrections"), help="Where corrected steps are saved as a transcript.")
 
 
 def backward_cmd(
@@ -29,8 +27,6 @@ def backward_cmd(
     corrections: Path = CorrectionsOpt,
 ) -> None:
     """Run the overseer backward pass on a saved tree: who is to blame for the root's answer?"""
-    from ida.cli_db import open_db
-
     tree = load_transcript(transcript)
     task = tasks.all_tasks().get(tree.task or "")
     report = backward(tree, target, make_overseer(overseer, task, ask=console.input, show=console.print))
@@ -59,8 +55,6 @@ def fix_cmd(
     corrections: Path = CorrectionsOpt,
 ) -> None:
     """Forward, check, backward, apply, forward again: until the root answer is right."""
-    from ida.cli_db import open_db
-
     if max_steps < 1:
         raise IdaError("--max-steps must be at least 1")
     t = tasks.get(task)
@@ -89,6 +83,15 @@ def fix_cmd(
         raise typer.Exit(1)
 
 
-def register(app: typer.Typer) -> None:
-    app.command("backward")(backward_cmd)
-    app.command("fix")(fix_cmd)
+def make_overseer(kind: str, task: tasks.Task | None = None, ask: Callable[[str], str] = input,
+                  show: Callable[[str], None] = print) -> Overseer:
+    """`--overseer rules|oracle|human` for a built-in task (rules and oracle need one)."""
+    if kind == "human":
+        return HumanOverseer(ask, show)
+    if task is None:
+        raise IdaError(f"the {kind} overseer needs a built-in task; this tree has none (use --overseer human)")
+    if kind == "rules":
+        return RuleOverseer(task.rules)
+    if kind == "oracle":
+        return OracleOverseer(task.solve, task.rules)
+    raise IdaError(f"unknown overseer {kind!r}; choose rules, oracle or human")

@@ -10,27 +10,21 @@ from pathlib import Path
 from typing import Optional
 
 import typer
-from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from ida.cli.common import DbOpt, console, open_db
 from ida.experience import Entry, Event, ExperienceDB, Provenance, parse_entry_id, resolve_path
 
-console = Console(highlight=False)
 
-db_app = typer.Typer(
+app = typer.Typer(
     help="The experience database: lessons under keys, every change versioned (list, add, edit, rm, "
     "history, revert, search, export, import).",
     no_args_is_help=True,
 )
 
-DbOpt = typer.Option(None, "--db", help="Database file (default: $IDA_DB, else .ida/experience.sqlite here).")
 AuthorOpt = typer.Option("user", "--author", help="Who makes the change (kept in the log).")
 NoteOpt = typer.Option("", "--note", help="Why: free text kept as the change's provenance.")
-
-
-def open_db(path: Optional[Path]) -> ExperienceDB:
-    return ExperienceDB(resolve_path(path))
 
 
 def entry_id(raw: str) -> int:
@@ -64,7 +58,7 @@ def events_table(events: list[Event], title: str) -> Table:
     return table
 
 
-@db_app.command("list")
+@app.command("list")
 def list_cmd(db: Optional[Path] = DbOpt) -> None:
     """Show every live entry."""
     with open_db(db) as d:
@@ -75,7 +69,7 @@ def list_cmd(db: Optional[Path] = DbOpt) -> None:
     console.print(entries_table(entries, f"{len(entries)} entries, revision {rev}"))
 
 
-@db_app.command("add")
+@app.command("add")
 def add_cmd(
     key: str = typer.Argument(..., help="What the lesson is about, e.g. vase."),
     text: str = typer.Argument(..., help="The lesson, one sentence."),
@@ -87,7 +81,7 @@ def add_cmd(
         console.print(Text(f"added {e.render()}  (revision {e.revision})"))
 
 
-@db_app.command("edit")
+@app.command("edit")
 def edit_cmd(
     id: str = typer.Argument(..., help="Entry id, 12 or e12."),
     text: Optional[str] = typer.Option(None, "--text", help="New text."),
@@ -100,7 +94,7 @@ def edit_cmd(
         console.print(Text(f"edited {e.render()}  (revision {e.revision})"))
 
 
-@db_app.command("rm")
+@app.command("rm")
 def rm_cmd(
     id: str = typer.Argument(..., help="Entry id, 12 or e12."),
     db: Optional[Path] = DbOpt, author: str = AuthorOpt, note: str = NoteOpt,
@@ -112,7 +106,7 @@ def rm_cmd(
         console.print(f"removed e{n}  (revision {revision})")
 
 
-@db_app.command("history")
+@app.command("history")
 def history_cmd(id: str = typer.Argument(..., help="Entry id, 12 or e12."), db: Optional[Path] = DbOpt) -> None:
     """Every change to one entry, oldest first."""
     with open_db(db) as d:
@@ -120,7 +114,7 @@ def history_cmd(id: str = typer.Argument(..., help="Entry id, 12 or e12."), db: 
         console.print(events_table(d.history(n), f"history of e{n}"))
 
 
-@db_app.command("revert")
+@app.command("revert")
 def revert_cmd(
     revision: int = typer.Argument(..., help="The revision whose state to restore."),
     db: Optional[Path] = DbOpt, author: str = AuthorOpt, note: str = NoteOpt,
@@ -132,7 +126,7 @@ def revert_cmd(
         console.print(f"reverted to revision {revision}: {after - before} entries changed, now at revision {after}")
 
 
-@db_app.command("search")
+@app.command("search")
 def search_cmd(
     query: str = typer.Argument(..., help="Any text: an exact key ranks first, then full-text matches."),
     k: int = typer.Option(5, "-k", "--k", help="Most entries to show."),
@@ -147,7 +141,7 @@ def search_cmd(
     console.print(entries_table(found, f"{len(found)} best matches"))
 
 
-@db_app.command("export")
+@app.command("export")
 def export_cmd(path: Path = typer.Argument(..., help="JSON Lines file to write."), db: Optional[Path] = DbOpt) -> None:
     """Write live entries as JSON Lines, to review or share in version control."""
     with open_db(db) as d:
@@ -155,7 +149,7 @@ def export_cmd(path: Path = typer.Argument(..., help="JSON Lines file to write."
     console.print(f"exported {n} entries to {path}")
 
 
-@db_app.command("import")
+@app.command("import")
 def import_cmd(
     path: Path = typer.Argument(..., help="JSON Lines file from `ida db export`."),
     db: Optional[Path] = DbOpt,

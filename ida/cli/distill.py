@@ -2,9 +2,6 @@
 
 Importing this module does not import torch (the package loads it on first use), so
 registering these commands keeps every other `ida` command quick to start.
-
-    from ida.distill.cli import register
-    register(app)
 """
 
 from __future__ import annotations
@@ -14,12 +11,11 @@ from pathlib import Path
 from typing import Optional
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from ida.cli.common import console
 from ida.errors import IdaError
 
-console = Console()
 
 
 class ModeOpt(str, Enum):
@@ -218,10 +214,3 @@ def iterate_cmd(
         d.add_row(str(row.difficulty), str(row.questions), _pct(row.ida), _pct(row.supervised), _pct(row.baseline))
     console.print(d)
     console.print(f"curves: {res.plot} (accuracy of each arm, and the share of subquestions the model defers)")
-
-
-def register(app: typer.Typer) -> None:
-    """Add `distill`, `eval` and `iterate` to the `ida` app."""
-    app.command("distill")(distill_cmd)
-    app.command("eval")(eval_cmd)
-    app.command("iterate")(iterate_cmd)

@@ -1,0 +1,54 @@
+"""The `ida` command: parses and renders; the library does the work.
+
+One module per command group (typer's "one file per command" shape), all registered in the
+block below. Any `IdaError` (a user mistake: bad path, malformed file, unknown task) becomes
+one line on stderr and exit status 2, never a traceback. Commands that need torch import it
+when they run, so `ida --help` stays quick.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import typer
+
+from ida.cli import db, distill, overseer, run, session, vase
+from ida.cli.common import error_line
+from ida.errors import IdaError
+
+app = typer.Typer(
+    help="Iterated amplification and distillation: meta-execution trees, the overseer backward pass, distillation.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+app.command("run")(run.run_cmd)
+app.command("show")(run.show_cmd)
+app.command("export")(run.export_cmd)
+app.add_typer(db.app, name="db")
+app.command("backward")(overseer.backward_cmd)
+app.command("fix")(overseer.fix_cmd)
+app.command("vase")(vase.vase_cmd)
+app.command("ask")(session.ask_cmd)
+app.command("sessions")(session.sessions_cmd)
+app.command("distill")(distill.distill_cmd)
+app.command("eval")(distill.eval_cmd)
+app.command("iterate")(distill.iterate_cmd)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point. Typer handles usage errors (exit 2); a user mistake found later is one line, exit 2."""
+    args = sys.argv[1:] if argv is None else argv
+    for a in args:  # bytes that are not UTF-8 arrive as lone surrogates, which crash any later encode
+        try:
+            a.encode("utf-8")
+        except UnicodeEncodeError:
+            error_line(f"an argument is not valid UTF-8: {os.fsencode(a)!r}")
+            sys.exit(2)
+    try:
+        app(args=args)
+    except IdaError as e:
+        error_line(str(e))
+        sys.exit(2)

@@ -1,0 +1,87 @@
+"""`ida run`, `ida show`, `ida export`: a task's tree, a saved tree, a tree as a graph."""
+
+from __future__ import annotations
+
+from enum import Enum
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.markup import escape
+
+from ida import tasks
+from ida.cli.common import RUNS_DIR, SeedOpt, console, open_db
+from ida.errors import IdaError
+from ida.render import tree_view
+from ida.tree import load_transcript
+
+
+def run_cmd(
+    task: str = typer.Argument(..., help="A task: " + tasks.summary() + "."),
+    seed: int = SeedOpt,
+    size: Optional[int] = typer.Option(None, help="Size of the question (digits, list length, elements)."),
+    budget: int = typer.Option(100_000, min=1, help="Most actions in the whole tree."),
+    max_depth: int = typer.Option(1_000, min=0, help="Deepest subquestion allowed."),
+    memo: bool = typer.Option(True, "--memo/--no-memo", help="Reuse the answer of an identical question."),
+    save: Optional[Path] = typer.Option(None, help="Transcript path (default: transcripts/runs/TASK-sizeN-seedS.jsonl)."),
+    depth: int = typer.Option(3, help="Levels of the tree to print."),
+    db: Optional[Path] = typer.Option(
+        None, "--db", help="Experience database for lookups (default: for a task that needs facts, a fresh "
+        "temporary one holding them; else none)."),
+    add_facts: bool = typer.Option(False, "--add-facts", help="Add the task's facts missing from --db first."),
+) -> None:
+    """Run a built-in task with its scripted decomposer H and check the answer."""
+    database = open_db(db) if db else None
+    try:
+        r = tasks.run_task(task, seed, size, db=database, add_missing_facts=add_facts, budget=budget,
+                           max_depth=max_depth, memo=memo)
+    finally:
+        if database is not None:
+            database.close()
+    if r.task.facts and (add_facts or db is None):
+        where = f"{r.db_path}" if r.db_path else "(temporary)"
+        console.print(f"[dim]database {escape(where)}: {r.facts_added} fact(s) added[/]")
+    path = r.tree.save(save or RUNS_DIR / f"{r.task.name}-size{r.size}-seed{seed}.jsonl")
+    console.print(tree_view(r.tree, depth=depth))
+    console.print(f"[bold]answer[/]: {escape(str(r.tree.answer))}   expected: {escape(r.instance.answer)}   "
+                  + ("[green]correct[/]" if r.right else "[red]wrong[/]"))
+    console.print(f"nodes: {len(r.tree)}   actions: {sum(len(n.steps) for n in r.tree.nodes)}   saved: {escape(str(path))}")
+
+
+def show_cmd(
+    transcript: Path = typer.Argument(..., help="A transcript (.jsonl) written by ida."),
+    depth: int = typer.Option(4, help="Levels of the tree to show."),
+    node: Optional[int] = typer.Option(None, help="Also show this node's workspace, step by step."),
+) -> None:
+    """Render a saved tree."""
+    tree = load_transcript(transcript)
+    console.print(f"[dim]run {tree.run_id}  task {tree.task or '-'}  nodes {len(tree)}[/]")
+    console.print(tree_view(tree, depth=depth))
+    if node is not None:
+        if not 0 <= node < len(tree):
+            raise IdaError(f"node {node} is not in {transcript} (it has {len(tree)} nodes)")
+        n = tree.nodes[node]
+        for i, s in enumerate(n.steps):
+            console.rule(f"node #{node}, step {i}")
+            console.print(n.workspace_at(i), markup=False, highlight=False)
+            console.print(f"[bold]> {escape(s.action)}[/]", highlight=False)
+
+
+class ExportFormat(str, Enum):
+    graphml = "graphml"
+    dot = "dot"
+    json = "json"
+
+
+def export_cmd(
+    transcript: Path = typer.Argument(..., help="A transcript (.jsonl) written by ida."),
+    format: ExportFormat = typer.Option(ExportFormat.graphml, "--format", "-f", help="graphml, dot or json."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Output file (default: beside the transcript)."),
+) -> None:
+    """Export a saved tree as a graph (GraphML, Graphviz DOT or node-link JSON)."""
+    from ida.export import export
+
+    tree = load_transcript(transcript)
+    path = out or transcript.with_suffix(f".{format.value}")
+    export(tree, format.value, path)
+    console.print(f"wrote {path} ({len(tree)} nodes)")
