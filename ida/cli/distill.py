@@ -13,7 +13,7 @@ from typing import Optional
 import typer
 from rich.table import Table
 
-from ida.cli.common import console
+from ida.cli.common import DeviceOpt, ThreadsOpt, console
 from ida.errors import IdaError
 
 
@@ -27,6 +27,9 @@ class SizeOpt(str, Enum):
     tiny = "tiny"
     small = "small"
     base = "base"
+
+
+SizeOption = typer.Option(SizeOpt.tiny, help="Model size: tiny (64 wide, 2 layers), small (128, 4), base (256, 6).")
 
 
 class TokenizerOpt(str, Enum):
@@ -54,7 +57,7 @@ def distill_cmd(
     questions: int = typer.Option(300, min=1, help="With --task: how many generated questions (seeds 0 and up)."),
     task_size: Optional[int] = typer.Option(None, help="With --task: size of the questions."),
     mode: ModeOpt = typer.Option(ModeOpt.policy, help="policy: (workspace, action) pairs; answer: (question, answer)."),
-    size: SizeOpt = typer.Option(SizeOpt.tiny, help="Model size."),
+    size: SizeOpt = SizeOption,
     steps: int = typer.Option(2000, min=1, help="Most training steps."),
     batch_size: int = typer.Option(32, min=1, help="Pairs per step."),
     lr: Optional[float] = typer.Option(None, help="Peak learning rate (default: by size)."),
@@ -62,8 +65,8 @@ def distill_cmd(
     patience: int = typer.Option(5, min=1, help="Stop after N evaluations without improvement."),
     held_out: float = typer.Option(0.1, min=0.0, max=0.9, help="Fraction of questions held out."),
     seed: int = typer.Option(0, help="Seed of the split, the initial weights and the batch order."),
-    device: str = typer.Option("cpu", help="cpu or cuda."),
-    threads: Optional[int] = typer.Option(None, min=1, help="torch CPU threads (default: torch's choice)."),
+    device: str = DeviceOpt,
+    threads: Optional[int] = ThreadsOpt,
     resume: bool = typer.Option(False, "--resume", help="Continue from OUT/last if it is there."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show the progress bar."),
     tokenizer: TokenizerOpt = typer.Option(TokenizerOpt.bpe, help="bpe: trained on the transcripts (digits and "
@@ -111,8 +114,8 @@ def eval_cmd(
     task_size: Optional[int] = typer.Option(None, help="Size of the task questions."),
     threshold: Optional[float] = typer.Option(None, help="Defer to the task's H below this confidence."),
     budget: int = typer.Option(500, min=1, help="Most actions per task question."),
-    device: str = typer.Option("cpu", help="cpu or cuda."),
-    threads: Optional[int] = typer.Option(None, min=1, help="torch CPU threads (default: torch's choice)."),
+    device: str = DeviceOpt,
+    threads: Optional[int] = ThreadsOpt,
 ) -> None:
     """Score a checkpoint: exact match on transcripts, or right answers on a built-in task."""
     from ida.distill import DistilledPolicy, exact_match, load_checkpoint, load_pairs
@@ -167,12 +170,12 @@ def iterate_cmd(
     out: Path = typer.Option(Path("runs/iterate"), "--out", "-o", help="Folder for both arms' models and curves.png."),
     questions: int = typer.Option(2000, min=2, help="Generated questions (distinct ones are kept), split train/held-out."),
     task_size: Optional[int] = typer.Option(None, help="Size of the task questions (permutation: elements)."),
-    size: SizeOpt = typer.Option(SizeOpt.tiny, help="Model size."),
+    size: SizeOpt = SizeOption,
     batch_size: int = typer.Option(64, min=1, help="Pairs per step."),
     held_out: float = typer.Option(0.1, min=0.0, max=0.9, help="Fraction of questions held out; 0 trains on every question and scores the training questions (the paper's protocol)."),
     seed: int = typer.Option(0, help="Seed."),
-    device: str = typer.Option("cpu", help="cpu or cuda."),
-    threads: Optional[int] = typer.Option(None, min=1, help="torch CPU threads (default: torch's choice)."),
+    device: str = DeviceOpt,
+    threads: Optional[int] = ThreadsOpt,
     supervised: bool = typer.Option(True, "--supervised/--no-supervised", help="Also train an arm on the ground truth."),
     min_confidence: float = typer.Option(0.7, min=0.0, max=1.0, help="A subanswer the model is less sure of makes "
                                          "no target that round (the model defers)."),
