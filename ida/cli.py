@@ -19,7 +19,7 @@ from ida import tasks
 from ida.engine import run as run_tree
 from ida.errors import IdaError
 from ida.render import tree_view
-from ida.tree import load_transcript
+from ida.transcript import load_transcript
 
 console = Console()
 errors = Console(stderr=True, highlight=False)

@@ -12,7 +12,7 @@ from ida import tasks
 from ida.errors import IdaError
 from ida.overseer import FixStep, apply, backward, fix, make_overseer
 from ida.render import report_view, tree_view
-from ida.tree import load_transcript
+from ida.transcript import load_transcript
 
 console = Console(highlight=False)
 OverseerOpt = typer.Option("rules", "--overseer", help="rules (the task's local rules), oracle (ground truth) or human.")
