@@ -5,13 +5,14 @@
 `import ida` stays light (no torch); `ida.distill` brings the models.
 """
 
-from ida.actions import Action, ActionError, parse_action
-from ida.engine import failed, run
+from ida.actions import Action, ActionError, failed, parse_action
+from ida.engine import run
 from ida.errors import IdaError
 from ida.hypertext import HypertextError, Message, parse
 from ida.policies.scripted import scripted
 from ida.policy import Policy
-from ida.tree import Node, Step, Tree, load_transcript
+from ida.transcript import load_transcript
+from ida.tree import Node, Step, Tree
 from ida.workspace import Workspace
 
 __all__ = [

@@ -14,7 +14,7 @@ import uuid
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
-from ida.actions import Action, ActionError, as_action
+from ida.actions import FAILED, Action, ActionError, as_action
 from ida.gcpause import gc_paused
 from ida.hypertext import HypertextError, Message, parse
 from ida.policy import Policy, policy_name
@@ -24,13 +24,7 @@ from ida.workspace import Workspace
 if TYPE_CHECKING:
     from ida.experience import ExperienceDB
 
-FAILED = "failed: "
 LOOKUP_K = 5
-
-
-def failed(answer: str | None) -> bool:
-    """Whether an answer is a failure answer (budget, depth, loop)."""
-    return answer is None or answer.startswith(FAILED)
 
 
 def run(
@@ -93,6 +87,7 @@ def run(
             node.steps.append(step)
             try:
                 action = as_action(raw)
+                step.kind = action.kind
                 if action.kind == "reply":
                     close_node(node, parse(action.arg, ws.names))
                 elif action.kind == "ask":
@@ -117,6 +112,7 @@ def run(
                     _local(action, ws, step, db)
             except (ActionError, HypertextError) as e:
                 # A malformed action costs a step and is shown to the policy, which may try again.
+                step.error = str(e)
                 step.result = f"error: {e}"
                 ws.record(step.action, step.result, step.result)
 

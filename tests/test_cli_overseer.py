@@ -1,6 +1,5 @@
-import json
-
 from ida.experience import ExperienceDB
+from ida.transcript import read_transcript
 
 
 def test_fix_weights_from_an_empty_database(cli, tmp_path):
@@ -27,7 +26,7 @@ def test_backward_dry_run_then_apply(cli, tmp_path):
 def test_backward_rules_on_an_honest_tree_blame_nobody(cli, tmp_path):
     """A wrong target for a tree that computed right: the rules walk down and find it unreachable."""
     assert cli("run", "length", "--seed", "0", "--save", "l.jsonl").returncode == 0
-    root = json.loads((tmp_path / "l.jsonl").read_text().splitlines()[1])
+    root = read_transcript(tmp_path / "l.jsonl")[1][0].model_dump()
     wrong = str(int(root["answer"]) + 1)
     r = cli("backward", "l.jsonl", "--target", wrong, "--overseer", "rules", "--apply")
     assert r.returncode == 0, r.stderr

@@ -30,7 +30,8 @@ from ida.distill.model import encode_prompt  # noqa: E402
 from ida.distill.tokenizer import CUT  # noqa: E402
 from ida.distill.policy import UNPARSEABLE  # noqa: E402
 from ida.errors import IdaError  # noqa: E402
-from ida.tree import NodeRecord, StepCorrects, StepRecord, TranscriptError, TranscriptHeader  # noqa: E402
+from ida.transcript import NodeRecord, StepRecord, TranscriptError, TranscriptHeader  # noqa: E402
+from ida.tree import StepCorrects  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -42,7 +43,7 @@ def untrained(seed: int = 0) -> Transformer:
 
 def write_transcript(path: Path, run_id: str, nodes: list[NodeRecord], corrects: str | None = None) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
-    header = TranscriptHeader(run_id=run_id, corrects=corrects)
+    header = TranscriptHeader(schema_version=1, run_id=run_id, corrects=corrects)  # full-text records: version 1
     path.write_text("\n".join([header.model_dump_json(), *(n.model_dump_json() for n in nodes)]) + "\n")
     return path
 

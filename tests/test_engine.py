@@ -3,7 +3,7 @@ import sys
 import pytest
 
 import ida
-from ida.engine import failed
+from ida.actions import failed
 from ida.tasks import get
 
 

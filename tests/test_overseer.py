@@ -8,7 +8,7 @@ from ida.experience import ExperienceDB
 from ida.overseer import (Blame, HumanOverseer, OracleOverseer, RuleOverseer, apply, backward, fix, local_step,
                           rule)
 from ida.tasks import add_facts, get
-from ida.tree import read_transcript
+from ida.transcript import read_transcript
 
 
 class lying_at:

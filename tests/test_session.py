@@ -20,7 +20,7 @@ from ida.policies.memo import Automation, MemoPolicy
 from ida.session import AUTO, MODEL, PERSON, Session, SessionError, SessionStore, policy_suggester
 from ida.tasks.length import cons_list
 from ida.tasks.sorted_list import build_list
-from ida.tree import read_transcript
+from ida.transcript import read_transcript
 
 # ---- the people: what they type, given what they see --------------------------------
 

@@ -19,7 +19,7 @@ import pytest
 
 from ida.policies.human import WorkspaceParts
 from ida.session import SessionStore
-from ida.tree import read_transcript
+from ida.transcript import read_transcript
 
 sys.path.insert(0, str(Path(__file__).parent))
 from test_session import (  # noqa: E402

@@ -16,10 +16,7 @@ def loaded_after_import_ida(module: str) -> bool:
     return out.strip() == "True"
 
 
-@pytest.mark.parametrize("module", [
-    "torch", "rich",
-    pytest.param("networkx", marks=pytest.mark.xfail(strict=True, reason="tree.py imports it; the fix is on its branch")),
-])
+@pytest.mark.parametrize("module", ["torch", "rich", "networkx"])
 def test_import_ida_loads_no_heavy_library(module):
     assert not loaded_after_import_ida(module)
 

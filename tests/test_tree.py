@@ -5,7 +5,7 @@ import pytest
 
 import ida
 from ida.tasks import get
-from ida.tree import TranscriptError, load_transcript, read_transcript
+from ida.transcript import SCHEMA_VERSION, TranscriptError, load_transcript, read_transcript
 
 
 @pytest.fixture
@@ -25,7 +25,7 @@ def test_transcript_round_trip(saved):
         assert [(s.action, s.result, s.child) for s in a.steps] == [(s.action, s.result, s.child) for s in b.steps]
         assert [a.workspace_at(i) for i in range(len(a.steps))] == [b.workspace_at(i) for i in range(len(b.steps))]
     header, records = read_transcript(path)
-    assert header.schema_version == 1 and records[0].steps[0].workspace.startswith("question: ")
+    assert header.schema_version == SCHEMA_VERSION == 2 and records[0].steps[0].workspace.startswith("question: ")
 
 
 def test_networkx_view_carries_attributes(saved):

@@ -13,7 +13,7 @@ from ida.errors import IdaError
 from ida.cli.common import CorrectionsOpt, DbOpt, console, open_db
 from ida.overseer import FixStep, HumanOverseer, OracleOverseer, Overseer, RuleOverseer, apply, backward, fix
 from ida.render import report_view, tree_view
-from ida.tree import load_transcript
+from ida.transcript import load_transcript
 
 OverseerOpt = typer.Option("rules", "--overseer", help="rules (the task's local rules), oracle (ground truth) or human.")
 

@@ -13,7 +13,7 @@ from ida import tasks
 from ida.cli.common import RUNS_DIR, SeedOpt, console, open_db
 from ida.errors import IdaError
 from ida.render import tree_view
-from ida.tree import load_transcript
+from ida.transcript import load_transcript
 
 
 def run_cmd(

@@ -13,11 +13,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, Literal, Sequence
 
-from ida.engine import failed, run
+from ida.actions import failed
+from ida.engine import run
 from ida.errors import IdaError
 from ida.tasks import Task
 from ida.tasks import get as get_task
-from ida.tree import NodeRecord, Step, StepRecord, Tree, TranscriptHeader, read_transcript
+from ida.transcript import load_transcript
+from ida.tree import Step, Tree
 
 Mode = Literal["policy", "answer"]
 Skip = Callable[[str], bool]  # question text -> leave this node's steps out
@@ -61,19 +63,17 @@ def transcript_files(paths: str | Path | Iterable[str | Path]) -> list[Path]:
     return files
 
 
-def _read(paths: str | Path | Iterable[str | Path]) -> Iterator[tuple[TranscriptHeader, list[NodeRecord]]]:
+def _read(paths: str | Path | Iterable[str | Path]) -> Iterator[Tree]:
     for f in transcript_files(paths):
-        yield read_transcript(f)
+        yield load_transcript(f)
 
 
-def _rejected(step: StepRecord | Step) -> bool:
-    # The engine records a malformed command with the result "error: <reason>" and no child or lookup.
-    if step.action == UNPARSEABLE:
-        return True
-    return step.result.startswith("error: ") and step.child is None and step.lookup is None
+def _rejected(step: Step) -> bool:
+    """A command the engine refused, or the stand-in for model output that was no command."""
+    return step.error is not None or step.action == UNPARSEABLE
 
 
-def _node_raws(run_id: str, node_id: int, question: str, steps: Sequence[StepRecord | Step],
+def _node_raws(run_id: str, node_id: int, question: str, steps: Sequence[Step],
                workspace: Callable[[int], str], run_corrects: bool, skip: Skip | None) -> Iterator[_Raw]:
     """One node's imitable steps, from a transcript record or an in-memory node alike."""
     if skip is not None and skip(question):
@@ -91,21 +91,22 @@ def _node_raws(run_id: str, node_id: int, question: str, steps: Sequence[StepRec
 
 
 def _raw_policy(paths: str | Path | Iterable[str | Path], skip: Skip | None = None) -> Iterator[_Raw]:
-    for header, nodes in _read(paths):
-        for node in nodes:
-            yield from _node_raws(header.run_id, node.id, node.question, node.steps,
-                                  lambda i: node.steps[i].workspace, header.corrects is not None, skip)
+    for tree in _read(paths):
+        for node in tree.nodes:
+            yield from _node_raws(tree.run_id, node.id, node.question.text(), node.steps, node.workspace_at,
+                                  tree.corrects is not None, skip)
 
 
 def _raw_answer(paths: str | Path | Iterable[str | Path]) -> Iterator[_Raw]:
-    for header, nodes in _read(paths):
-        for node in nodes:
-            if node.answer is None or node.failure is not None or failed(node.answer):
+    for tree in _read(paths):
+        for node in tree.nodes:
+            answer, question = node.answer_text, node.question.text()
+            if answer is None or node.failure is not None or failed(answer):
                 continue  # a failure answer (the engine's, or one passed up by a policy) is not a target
             yield _Raw(
-                Pair(node.question, node.answer, node.question),
-                correction=header.corrects is not None or any(s.corrects for s in node.steps),
-                origin=(header.run_id, node.id, -1),
+                Pair(question, answer, question),
+                correction=tree.corrects is not None or any(s.corrects for s in node.steps),
+                origin=(tree.run_id, node.id, -1),
                 replaces=None,
             )
 

@@ -20,7 +20,7 @@ from ida.distill.data import UNPARSEABLE, Pair, data_hash
 from ida.distill.model import Generation, Transformer, model_config
 from ida.distill.policy import command
 from ida.distill.train import Learner, codec_for
-from ida.engine import FAILED
+from ida.actions import FAILED
 from ida.tasks import Task
 from ida.workspace import Workspace
 

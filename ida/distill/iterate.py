@@ -27,7 +27,8 @@ from ida.distill.decomposer import MODEL_NODE, PENDING, DecomposerTrainer, Learn
 from ida.distill.model import Transformer, model_config, resolve_device
 from ida.distill.tokenizer import train_codec
 from ida.distill.train import LR, Learner, exact_match
-from ida.engine import FAILED, failed, run
+from ida.actions import FAILED, failed
+from ida.engine import run
 from ida.errors import IdaError
 from ida.tasks import Task
 from ida.tasks import get as get_task

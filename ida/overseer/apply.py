@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
+from ida.actions import Action, ActionError, parse_action
 from ida.engine import run
 from ida.hypertext import HypertextError, parse
 from ida.overseer.backward import Overseer, Report, backward
@@ -62,19 +63,27 @@ def corrections_tree(report: Report) -> Tree:
     for c in report.corrections:
         src = tree.nodes[c.node]
         seen = src.steps[c.step].ws_lines
-        answer = None
-        if c.action.startswith("reply "):
+        answer, action = None, _parsed(c.action)
+        if action is not None and action.kind == "reply":
             try:  # corrections reply in full text; one that names the workspace's pointers keeps no answer
-                answer = parse(c.action[6:])
+                answer = parse(action.arg)
             except HypertextError:
                 pass
         nodes.append(Node(
             id=len(nodes), question=src.question, depth=src.depth, policy=f"overseer:{report.overseer}",
             lines=src.lines[:seen], answer=answer,
-            steps=[Step(action=c.action, ws_lines=seen, corrects=StepCorrects(run_id=tree.run_id, node=c.node, step=c.step))],
+            steps=[Step(action=c.action, ws_lines=seen, kind=None if action is None else action.kind,
+                        corrects=StepCorrects(run_id=tree.run_id, node=c.node, step=c.step))],
         ))
     return Tree(nodes=nodes, run_id=f"{tree.run_id}-fix", task=tree.task, corrects=tree.run_id,
                 created=tree.created, meta={"feedback": report.feedback})
+
+
+def _parsed(text: str) -> Action | None:
+    try:
+        return parse_action(text)
+    except ActionError:
+        return None
 
 
 @dataclass

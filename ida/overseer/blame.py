@@ -77,11 +77,11 @@ class NodeContext:
 
     @cached_property
     def unlocked(self) -> list[str]:
-        return [s.result for s in self.node.steps if s.action.startswith("unlock ")]
+        return [s.result for s in self.node.steps if s.kind == "unlock" and s.error is None]
 
     @cached_property
     def reply_step(self) -> int | None:
-        return next((i for i, s in enumerate(self.node.steps) if s.action.startswith("reply ")), None)
+        return next((i for i, s in enumerate(self.node.steps) if s.kind == "reply" and s.error is None), None)
 
 
 Rule = tuple[re.Pattern[str], Callable[[NodeContext, str], Blame]]

@@ -255,7 +255,7 @@ class Replay:
             return None
 
         def own(node):
-            return [("reply" if s.action.startswith("reply ") else s.action, None if s.child is not None else s.result)
+            return [("reply" if s.kind == "reply" else s.action, None if s.child is not None else s.result)
                     for s in node.steps]
 
         return next((b.id for a, b in zip(self.first.nodes, self.second.nodes) if own(a) != own(b)), None)

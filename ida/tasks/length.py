@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 
-from ida.engine import failed
+from ida.actions import failed
 from ida.hypertext import HypertextError, Message, parse
 from ida.overseer.blame import Blame, NodeContext, local_step, rule
 from ida.policies.scripted import scripted

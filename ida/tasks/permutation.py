@@ -9,7 +9,7 @@ from __future__ import annotations
 import random
 import re
 
-from ida.engine import failed
+from ida.actions import failed
 from ida.overseer.blame import Blame, NodeContext, local_step, rule
 from ida.policies.scripted import scripted
 from ida.tasks import Task
