@@ -61,7 +61,9 @@ def run(
         stack.pop()
         open_questions.discard(node.question.address)
         if failure is None and memo:
-            answered[(node.question.address, revision())] = node.id
+            # Keyed by the revision last read (at the latest ask): every answer that went into
+            # this one was computed at or before it. One read per ask, not two per node.
+            answered[(node.question.address, seen_revision)] = node.id
         if stack:
             parent, pws = stack[-1]
             deliver(parent, pws, parent.steps[-1], answer)
@@ -71,7 +73,11 @@ def run(
         ws.record(step.action, f"answer: {step.result}", step.result)
 
     def revision() -> int | None:
-        return db.revision if db is not None else None
+        nonlocal seen_revision
+        seen_revision = db.revision if db is not None else None
+        return seen_revision
+
+    seen_revision = revision()
 
     open_node(root_q, 0, None)
     with gc_paused():
