@@ -19,6 +19,8 @@ demo: setup
 	$(BIN)/ida vase
 
 test: setup
+	$(BIN)/ruff check ida tests benchmarks
+	$(BIN)/mypy
 	$(BIN)/python -m pytest
 
 bench: setup

@@ -126,7 +126,8 @@ def main() -> None:
 
     scaling = {}
     for leaves in (n // 10, n):
-        t = best_of(lambda: ida.run(f"what is the sum of 0 to {leaves}?", range_sum, budget=10 * leaves, memo=False))
+        t = best_of(lambda leaves=leaves: ida.run(f"what is the sum of 0 to {leaves}?", range_sum, budget=10 * leaves,
+                                                  memo=False))
         scaling[2 * leaves - 1] = t
 
     deep = ida.run("paths 20", doubling)

@@ -23,8 +23,7 @@ HEAVY = ("torch", "rich", "networkx", "typer", "pydantic")
 CASES = {
     "python -c pass": "pass",
     "import ida": "import ida",
-    "import ida (and print what it loaded)": "import sys, ida; print(len(sys.modules), *[m for m in %r if m in sys.modules])"
-    % (HEAVY,),
+    "import ida (and print what it loaded)": f"import sys, ida; print(len(sys.modules), *[m for m in {HEAVY!r} if m in sys.modules])",
 }
 
 

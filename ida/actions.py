@@ -68,7 +68,7 @@ def parse_action(text: str) -> Action:
             raise ActionError(f"unknown pointer {_clip(arg)} ({len(m.group(1))} digits)")
     elif kind in ("ask", "reply", "lookup") and not arg:
         raise ActionError(f"{kind} needs {'a query' if kind == 'lookup' else 'a message'}")
-    return Action(kind, arg)  # type: ignore[arg-type]
+    return Action(kind, arg)
 
 
 def as_action(a: Action | str) -> Action:

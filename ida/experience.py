@@ -27,8 +27,7 @@ APPLICATION_ID = 0x1DA0E8DB  # marks the file as ours, so a foreign SQLite db is
 
 # Words so common that ranking by them costs a scan of most of the index and says little.
 _STOPWORDS = frozenset(
-    "a an and are as at be by for from has have in is it its of on or that the this to "
-    "was were will with".split()
+    ["a", "an", "and", "are", "as", "at", "be", "by", "for", "from", "has", "have", "in", "is", "it", "its", "of", "on", "or", "that", "the", "this", "to", "was", "were", "will", "with"]
 )
 _MAX_QUERY_TOKENS = 32
 # bm25 scores every row that matches, so a word found in most entries would make a lookup

@@ -15,7 +15,8 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass, field
-from typing import Iterator, Mapping, Sequence, Union
+from typing import Union
+from collections.abc import Iterator, Mapping, Sequence
 
 from ida.errors import IdaError
 

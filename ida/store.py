@@ -22,6 +22,7 @@ commit costs nothing anyone notices, and losing it would.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
 from collections.abc import Callable, Iterator
@@ -191,10 +192,8 @@ class Database:
             conn.execute("COMMIT")
         except BaseException as exc:
             if conn.in_transaction:
-                try:
+                with contextlib.suppress(sqlite3.Error):  # the original error says more
                     conn.execute("ROLLBACK")
-                except sqlite3.Error:
-                    pass  # the original error says more
             # Locked past the busy timeout, disk full, a file damaged under us: one line.
             if isinstance(exc, sqlite3.DatabaseError):
                 raise self.error(f"{self.path}: {exc}") from None

@@ -28,7 +28,7 @@ from array import array
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
@@ -100,7 +100,7 @@ class NodeLine(_Line):
     steps: list[StepLine] = []
 
 
-_V2 = TypeAdapter(Annotated[Union[MessageLine, NodeLine], Field(discriminator="kind")])
+_V2 = TypeAdapter(Annotated[MessageLine | NodeLine, Field(discriminator="kind")])
 
 
 # ---- version 1, and the full-text view of any version ------------------------------------

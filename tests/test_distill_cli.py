@@ -174,7 +174,7 @@ def test_iterate_rounds_compare_with_supervised(tmp_path):
     assert first.targets_correct > 0.2
     assert all(0 <= r.ida_exact_match <= 1 and r.supervised_exact_match is not None for r in res.rows)
     # each arm's own time is measured apart; together they fit in the run's wall time
-    assert all(0 < r.ida_seconds and 0 < r.supervised_seconds and r.ida_seconds + r.supervised_seconds <= r.seconds
+    assert all(r.ida_seconds > 0 and r.supervised_seconds > 0 and r.ida_seconds + r.supervised_seconds <= r.seconds
                for r in res.rows)
     assert (tmp_path / "ida" / "config.json").exists() and (tmp_path / "supervised" / "config.json").exists()
     assert res.plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -147,13 +147,12 @@ def test_lookup_never_raises_on_any_text(db, query):
 
 def test_transaction_is_all_or_nothing(db):
     db.add("keep", "this stays")
-    with pytest.raises(RuntimeError):
-        with db.transaction():
-            db.add("a", "first")
-            with db.transaction():  # nested: joins the outer transaction
-                db.add("b", "second")
-            db.edit(1, "changed")
-            raise RuntimeError("overseer crashed mid-apply")
+    with pytest.raises(RuntimeError), db.transaction():
+        db.add("a", "first")
+        with db.transaction():  # nested: joins the outer transaction
+            db.add("b", "second")
+        db.edit(1, "changed")
+        raise RuntimeError("overseer crashed mid-apply")
     assert db.revision == 1 and [e.text for e in db.entries()] == ["this stays"]
     assert db.lookup("first") == [] and db.lookup("changed") == []
     with db.transaction():
@@ -163,10 +162,9 @@ def test_transaction_is_all_or_nothing(db):
 
 
 def test_failed_write_inside_transaction_rolls_back_everything(db):
-    with pytest.raises(ExperienceError):
-        with db.transaction():
-            db.add("a", "first")
-            db.remove(77)
+    with pytest.raises(ExperienceError), db.transaction():
+        db.add("a", "first")
+        db.remove(77)
     assert db.revision == 0 and db.entries() == []
 
 

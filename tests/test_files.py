@@ -19,10 +19,9 @@ def test_a_write_replaces_the_whole_file(tmp_path):
 def test_an_exception_mid_write_keeps_the_old_content(tmp_path):
     p = tmp_path / "out.txt"
     write_atomic(p, "old\n")
-    with pytest.raises(RuntimeError):
-        with atomic_open(p) as f:
-            f.write("half of the new")
-            raise RuntimeError("crash")
+    with pytest.raises(RuntimeError), atomic_open(p) as f:
+        f.write("half of the new")
+        raise RuntimeError("crash")
     assert p.read_text() == "old\n"
     assert [f.name for f in tmp_path.iterdir()] == ["out.txt"]
 

@@ -1,6 +1,5 @@
 """The backward pass: blame lands where the fault is, edits carry provenance, the fix shows."""
 
-import pytest
 
 import ida
 from ida.actions import as_action

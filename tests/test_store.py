@@ -62,9 +62,8 @@ def m002_add_author(conn):
 
 def test_migrations_apply_in_order_keep_data_and_track_user_version(tmp_path):
     path = tmp_path / "notes.sqlite"
-    with Database(path, notes_migrations(), what="notes file") as db:
-        with db.transaction():
-            db.conn.execute("INSERT INTO notes (text) VALUES ('kept')")
+    with Database(path, notes_migrations(), what="notes file") as db, db.transaction():
+        db.conn.execute("INSERT INTO notes (text) VALUES ('kept')")
     assert user_version(path) == 1
     with Database(path, notes_migrations(m002_add_author), what="notes file") as db:
         assert db.version == 2

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -30,7 +29,7 @@ DeviceOpt = typer.Option("cpu", help="cpu, cuda, cuda:1, ... (cuda needs a GPU b
 ThreadsOpt = typer.Option(None, min=1, max=1024, help="torch CPU threads (default: torch's choice).")
 
 
-def open_db(path: Optional[Path]) -> ExperienceDB:
+def open_db(path: Path | None) -> ExperienceDB:
     """The experience database at `path`, else $IDA_DB, else .ida/experience.sqlite here."""
     return ExperienceDB(resolve_path(path))
 

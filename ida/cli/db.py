@@ -7,14 +7,13 @@ Thin on purpose: parse, call `ExperienceDB`, render. Mistakes raise `IdaError`, 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 from rich.table import Table
 from rich.text import Text
 
 from ida.cli.common import DbOpt, console, open_db
-from ida.experience import Entry, Event, ExperienceDB, Provenance, parse_entry_id, resolve_path
+from ida.experience import Entry, Event, Provenance, parse_entry_id
 
 
 app = typer.Typer(
@@ -59,7 +58,7 @@ def events_table(events: list[Event], title: str) -> Table:
 
 
 @app.command("list")
-def list_cmd(db: Optional[Path] = DbOpt) -> None:
+def list_cmd(db: Path | None = DbOpt) -> None:
     """Show every live entry."""
     with open_db(db) as d:
         entries, rev = d.entries(), d.revision
@@ -73,7 +72,7 @@ def list_cmd(db: Optional[Path] = DbOpt) -> None:
 def add_cmd(
     key: str = typer.Argument(..., help="What the lesson is about, e.g. vase."),
     text: str = typer.Argument(..., help="The lesson, one sentence."),
-    db: Optional[Path] = DbOpt, author: str = AuthorOpt, note: str = NoteOpt,
+    db: Path | None = DbOpt, author: str = AuthorOpt, note: str = NoteOpt,
 ) -> None:
     """Add an entry."""
     with open_db(db) as d:
@@ -84,9 +83,9 @@ def add_cmd(
 @app.command("edit")
 def edit_cmd(
     id: str = typer.Argument(..., help="Entry id, 12 or e12."),
-    text: Optional[str] = typer.Option(None, "--text", help="New text."),
-    key: Optional[str] = typer.Option(None, "--key", help="New key."),
-    db: Optional[Path] = DbOpt, author: str = AuthorOpt, note: str = NoteOpt,
+    text: str | None = typer.Option(None, "--text", help="New text."),
+    key: str | None = typer.Option(None, "--key", help="New key."),
+    db: Path | None = DbOpt, author: str = AuthorOpt, note: str = NoteOpt,
 ) -> None:
     """Change an entry's text or key (the old one stays in its history)."""
     with open_db(db) as d:
@@ -97,7 +96,7 @@ def edit_cmd(
 @app.command("rm")
 def rm_cmd(
     id: str = typer.Argument(..., help="Entry id, 12 or e12."),
-    db: Optional[Path] = DbOpt, author: str = AuthorOpt, note: str = NoteOpt,
+    db: Path | None = DbOpt, author: str = AuthorOpt, note: str = NoteOpt,
 ) -> None:
     """Remove an entry (its history is kept; `revert` can bring it back)."""
     with open_db(db) as d:
@@ -107,7 +106,7 @@ def rm_cmd(
 
 
 @app.command("history")
-def history_cmd(id: str = typer.Argument(..., help="Entry id, 12 or e12."), db: Optional[Path] = DbOpt) -> None:
+def history_cmd(id: str = typer.Argument(..., help="Entry id, 12 or e12."), db: Path | None = DbOpt) -> None:
     """Every change to one entry, oldest first."""
     with open_db(db) as d:
         n = entry_id(id)
@@ -117,7 +116,7 @@ def history_cmd(id: str = typer.Argument(..., help="Entry id, 12 or e12."), db: 
 @app.command("revert")
 def revert_cmd(
     revision: int = typer.Argument(..., help="The revision whose state to restore."),
-    db: Optional[Path] = DbOpt, author: str = AuthorOpt, note: str = NoteOpt,
+    db: Path | None = DbOpt, author: str = AuthorOpt, note: str = NoteOpt,
 ) -> None:
     """Restore the state at an earlier revision, as new events (nothing is deleted)."""
     with open_db(db) as d:
@@ -130,7 +129,7 @@ def revert_cmd(
 def search_cmd(
     query: str = typer.Argument(..., help="Any text: an exact key ranks first, then full-text matches."),
     k: int = typer.Option(5, "-k", "--k", help="Most entries to show."),
-    db: Optional[Path] = DbOpt,
+    db: Path | None = DbOpt,
 ) -> None:
     """Look entries up as a tree node would."""
     with open_db(db) as d:
@@ -142,7 +141,7 @@ def search_cmd(
 
 
 @app.command("export")
-def export_cmd(path: Path = typer.Argument(..., help="JSON Lines file to write."), db: Optional[Path] = DbOpt) -> None:
+def export_cmd(path: Path = typer.Argument(..., help="JSON Lines file to write."), db: Path | None = DbOpt) -> None:
     """Write live entries as JSON Lines, to review or share in version control."""
     with open_db(db) as d:
         n = d.export_jsonl(path)
@@ -152,7 +151,7 @@ def export_cmd(path: Path = typer.Argument(..., help="JSON Lines file to write."
 @app.command("import")
 def import_cmd(
     path: Path = typer.Argument(..., help="JSON Lines file from `ida db export`."),
-    db: Optional[Path] = DbOpt,
+    db: Path | None = DbOpt,
     author: str = typer.Option("import", "--author", help="Author of lines that name none."),
 ) -> None:
     """Add the entries of a JSON Lines file, all or none; ones already present are skipped."""

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from enum import Enum
 from pathlib import Path
-from typing import Optional
 
 import typer
 from rich.table import Table
@@ -50,23 +49,23 @@ def _pct(x: float | None) -> str:
 
 
 def distill_cmd(
-    transcripts: Optional[list[Path]] = typer.Argument(None, help="Transcript files or folders (searched for *.jsonl)."),
+    transcripts: list[Path] | None = typer.Argument(None, help="Transcript files or folders (searched for *.jsonl)."),
     out: Path = typer.Option(..., "--out", "-o", help="Run folder: best/ and last/ checkpoints go here."),
-    task: Optional[str] = typer.Option(None, help="Instead of transcripts: run this built-in task's H on generated "
+    task: str | None = typer.Option(None, help="Instead of transcripts: run this built-in task's H on generated "
                                        "questions and train on its trees (policy mode leaves out primitive questions)."),
     questions: int = typer.Option(300, min=1, help="With --task: how many generated questions (seeds 0 and up)."),
-    task_size: Optional[int] = typer.Option(None, help="With --task: size of the questions."),
+    task_size: int | None = typer.Option(None, help="With --task: size of the questions."),
     mode: ModeOpt = typer.Option(ModeOpt.policy, help="policy: (workspace, action) pairs; answer: (question, answer)."),
     size: SizeOpt = SizeOption,
     steps: int = typer.Option(2000, min=1, help="Most training steps."),
     batch_size: int = typer.Option(32, min=1, help="Pairs per step."),
-    lr: Optional[float] = typer.Option(None, help="Peak learning rate (default: by size)."),
+    lr: float | None = typer.Option(None, help="Peak learning rate (default: by size)."),
     eval_every: int = typer.Option(200, min=1, help="Evaluate and checkpoint every N steps."),
     patience: int = typer.Option(5, min=1, help="Stop after N evaluations without improvement."),
     held_out: float = typer.Option(0.1, min=0.0, max=0.9, help="Fraction of questions held out."),
     seed: int = typer.Option(0, help="Seed of the split, the initial weights and the batch order."),
     device: str = DeviceOpt,
-    threads: Optional[int] = ThreadsOpt,
+    threads: int | None = ThreadsOpt,
     resume: bool = typer.Option(False, "--resume", help="Continue from OUT/last if it is there."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show the progress bar."),
     tokenizer: TokenizerOpt = typer.Option(TokenizerOpt.bpe, help="bpe: trained on the transcripts (digits and "
@@ -86,7 +85,7 @@ def distill_cmd(
         pairs = (scripted_policy_pairs(task, questions, task_size) if mode is ModeOpt.policy
                  else scripted_answer_pairs(task, questions, task_size))
     else:
-        pairs = load_pairs(transcripts, mode.value)
+        pairs = load_pairs(transcripts or [], mode.value)
     tr, ho = split(pairs, held_out, seed)
     if not tr:
         raise IdaError("every pair was held out; lower --held-out")
@@ -106,16 +105,16 @@ def distill_cmd(
 
 def eval_cmd(
     checkpoint: Path = typer.Argument(..., help="A checkpoint folder, or a run folder (its best checkpoint)."),
-    what: Optional[list[str]] = typer.Argument(None, help="A built-in task to run the model on (e.g. permutation), "
+    what: list[str] | None = typer.Argument(None, help="A built-in task to run the model on (e.g. permutation), "
                                                "and/or transcripts to score exact match on."),
-    task: Optional[str] = typer.Option(None, help="Run the model on generated questions of this built-in task."),
+    task: str | None = typer.Option(None, help="Run the model on generated questions of this built-in task."),
     questions: int = typer.Option(50, "--n", "--questions", min=1, help="How many task questions."),
     seed: int = typer.Option(1000, help="Seed of the first task question (training used 0 and up)."),
-    task_size: Optional[int] = typer.Option(None, help="Size of the task questions."),
-    threshold: Optional[float] = typer.Option(None, help="Defer to the task's H below this confidence."),
+    task_size: int | None = typer.Option(None, help="Size of the task questions."),
+    threshold: float | None = typer.Option(None, help="Defer to the task's H below this confidence."),
     budget: int = typer.Option(500, min=1, help="Most actions per task question."),
     device: str = DeviceOpt,
-    threads: Optional[int] = ThreadsOpt,
+    threads: int | None = ThreadsOpt,
 ) -> None:
     """Score a checkpoint: exact match on transcripts, or right answers on a built-in task."""
     from ida.distill import DistilledPolicy, exact_match, load_checkpoint, load_pairs
@@ -169,13 +168,13 @@ def iterate_cmd(
     steps: int = typer.Option(200, min=1, help="Training steps per round (the same for both arms)."),
     out: Path = typer.Option(Path("runs/iterate"), "--out", "-o", help="Folder for both arms' models and curves.png."),
     questions: int = typer.Option(2000, min=2, help="Generated questions (distinct ones are kept), split train/held-out."),
-    task_size: Optional[int] = typer.Option(None, help="Size of the task questions (permutation: elements)."),
+    task_size: int | None = typer.Option(None, help="Size of the task questions (permutation: elements)."),
     size: SizeOpt = SizeOption,
     batch_size: int = typer.Option(64, min=1, help="Pairs per step."),
     held_out: float = typer.Option(0.1, min=0.0, max=0.9, help="Fraction of questions held out; 0 trains on every question and scores the training questions (the paper's protocol)."),
     seed: int = typer.Option(0, help="Seed."),
     device: str = DeviceOpt,
-    threads: Optional[int] = ThreadsOpt,
+    threads: int | None = ThreadsOpt,
     supervised: bool = typer.Option(True, "--supervised/--no-supervised", help="Also train an arm on the ground truth."),
     min_confidence: float = typer.Option(0.7, min=0.0, max=1.0, help="A subanswer the model is less sure of makes "
                                          "no target that round (the model defers)."),

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -22,7 +21,7 @@ def backward_cmd(
     transcript: Path = typer.Argument(..., help="A transcript (.jsonl) of the run to correct."),
     target: str = typer.Option(..., "--target", help="The right root answer, or a judgement of the outcome."),
     overseer: str = OverseerOpt,
-    db: Optional[Path] = DbOpt,
+    db: Path | None = DbOpt,
     do_apply: bool = typer.Option(False, "--apply", help="Commit the edits to the database and save corrections."),
     corrections: Path = CorrectionsOpt,
 ) -> None:
@@ -47,11 +46,11 @@ def backward_cmd(
 def fix_cmd(
     task: str = typer.Argument(..., help="A built-in task (see `ida run --help`)."),
     seed: int = typer.Option(0, help="Seed of the generated question."),
-    size: Optional[int] = typer.Option(None, help="Size of the question."),
-    target: Optional[str] = typer.Option(None, "--target", help="The right answer (default: the task's ground truth)."),
+    size: int | None = typer.Option(None, help="Size of the question."),
+    target: str | None = typer.Option(None, "--target", help="The right answer (default: the task's ground truth)."),
     overseer: str = typer.Option("oracle", "--overseer", help="rules, oracle or human."),
     max_steps: int = typer.Option(5, help="Most forward-backward rounds."),
-    db: Optional[Path] = DbOpt,
+    db: Path | None = DbOpt,
     corrections: Path = CorrectionsOpt,
 ) -> None:
     """Forward, check, backward, apply, forward again: until the root answer is right."""

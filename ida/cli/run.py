@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from enum import Enum
 from pathlib import Path
-from typing import Optional
 
 import typer
 from rich.markup import escape
@@ -19,13 +18,13 @@ from ida.transcript import load_transcript
 def run_cmd(
     task: str = typer.Argument(..., help="A task: " + tasks.summary() + "."),
     seed: int = SeedOpt,
-    size: Optional[int] = typer.Option(None, help="Size of the question (digits, list length, elements)."),
+    size: int | None = typer.Option(None, help="Size of the question (digits, list length, elements)."),
     budget: int = typer.Option(100_000, min=1, help="Most actions in the whole tree."),
     max_depth: int = typer.Option(1_000, min=0, help="Deepest subquestion allowed."),
     memo: bool = typer.Option(True, "--memo/--no-memo", help="Reuse the answer of an identical question."),
-    save: Optional[Path] = typer.Option(None, help="Transcript path (default: transcripts/runs/TASK-sizeN-seedS.jsonl)."),
+    save: Path | None = typer.Option(None, help="Transcript path (default: transcripts/runs/TASK-sizeN-seedS.jsonl)."),
     depth: int = typer.Option(3, help="Levels of the tree to print."),
-    db: Optional[Path] = typer.Option(
+    db: Path | None = typer.Option(
         None, "--db", help="Experience database for lookups (default: for a task that needs facts, a fresh "
         "temporary one holding them; else none)."),
     add_facts: bool = typer.Option(False, "--add-facts", help="Add the task's facts missing from --db first."),
@@ -51,7 +50,7 @@ def run_cmd(
 def show_cmd(
     transcript: Path = typer.Argument(..., help="A transcript (.jsonl) written by ida."),
     depth: int = typer.Option(4, help="Levels of the tree to show."),
-    node: Optional[int] = typer.Option(None, help="Also show this node's workspace, step by step."),
+    node: int | None = typer.Option(None, help="Also show this node's workspace, step by step."),
 ) -> None:
     """Render a saved tree."""
     tree = load_transcript(transcript)
@@ -76,7 +75,7 @@ class ExportFormat(str, Enum):
 def export_cmd(
     transcript: Path = typer.Argument(..., help="A transcript (.jsonl) written by ida."),
     format: ExportFormat = typer.Option(ExportFormat.graphml, "--format", "-f", help="graphml, dot or json."),
-    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Output file (default: beside the transcript)."),
+    out: Path | None = typer.Option(None, "--out", "-o", help="Output file (default: beside the transcript)."),
 ) -> None:
     """Export a saved tree as a graph (GraphML, Graphviz DOT or node-link JSON)."""
     from ida.export import export

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 from rich.table import Table
@@ -20,21 +19,21 @@ SessionsOpt = typer.Option(None, "--sessions", help="Sessions file (default: $ID
 
 
 def ask_cmd(
-    question: Optional[str] = typer.Argument(
+    question: str | None = typer.Argument(
         None, help="The question, e.g. 'is the list [1 [2 []]] sorted?'. With --resume: the session id "
         "(default: the latest unfinished session)."),
     resume: bool = typer.Option(False, "--resume", help="Continue a saved session where it stopped."),
-    db: Optional[Path] = typer.Option(None, "--db", help="Experience database for `lookup` "
+    db: Path | None = typer.Option(None, "--db", help="Experience database for `lookup` "
                                       "(default: $IDA_DB, else .ida/experience.sqlite)."),
-    sessions: Optional[Path] = SessionsOpt,
-    budget: Optional[int] = typer.Option(None, help=f"Most actions in the whole tree (default: {DEFAULT_BUDGET})."),
-    max_depth: Optional[int] = typer.Option(None, help=f"Deepest subquestion allowed (default: {DEFAULT_MAX_DEPTH})."),
-    automate: Optional[bool] = typer.Option(None, "--automate/--no-automate",
+    sessions: Path | None = SessionsOpt,
+    budget: int | None = typer.Option(None, help=f"Most actions in the whole tree (default: {DEFAULT_BUDGET})."),
+    max_depth: int | None = typer.Option(None, help=f"Deepest subquestion allowed (default: {DEFAULT_MAX_DEPTH})."),
+    automate: bool | None = typer.Option(None, "--automate/--no-automate",
                                             help="Answer a context seen before with the action you took there "
                                             "(default: automate)."),
-    suggest: Optional[Path] = typer.Option(None, "--suggest", help="A distilled model's checkpoint folder: "
+    suggest: Path | None = typer.Option(None, "--suggest", help="A distilled model's checkpoint folder: "
                                            "its proposed action is the prompt's editable default."),
-    save: Optional[Path] = typer.Option(None, help="Transcript path (default: transcripts/sessions/ID.jsonl)."),
+    save: Path | None = typer.Option(None, help="Transcript path (default: transcripts/sessions/ID.jsonl)."),
 ) -> None:
     """A decomposition session at the terminal: one workspace at a time, saved after every action.
 
@@ -81,7 +80,7 @@ def ask_cmd(
                       f"{done.auto} automated   nodes: {len(tree)}   saved: {done.transcript}")
 
 
-def sessions_cmd(sessions: Optional[Path] = SessionsOpt) -> None:
+def sessions_cmd(sessions: Path | None = SessionsOpt) -> None:
     """List saved sessions, newest first."""
     with SessionStore(sessions) as store:
         rows = store.sessions()

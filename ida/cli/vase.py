@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
-from typing import Optional
 
 import typer
 from rich.text import Text
@@ -19,7 +18,7 @@ from ida.scenarios import vase
 def vase_cmd(
     room: str = typer.Option(vase.DEFAULT_ROOM, "--room", help="Objects as NAME@POSITION[:fragile], comma-separated; "
                              "a .json file ({door, things: [{name, at, fragile}]}); or 'random' (see --seed)."),
-    db: Optional[Path] = typer.Option(None, "--db", help="Experience database; lessons persist there, so a second "
+    db: Path | None = typer.Option(None, "--db", help="Experience database; lessons persist there, so a second "
                                       "replay breaks nothing (default: a fresh temporary one)."),
     overseer: str = typer.Option("rules", "--overseer", help="rules (the scenario's local rules) or human (you assign the blame)."),
     seed: int = typer.Option(0, help="Seed for --room random."),
@@ -30,7 +29,7 @@ def vase_cmd(
     judge = vase.overseer() if overseer == "rules" else make_overseer(overseer, None, ask=console.input, show=console.print)
     with tempfile.TemporaryDirectory() as scratch:
         database = open_db(db or Path(scratch) / "vase.sqlite")
-        console.print(f"[bold]room[/]: " + ", ".join(f"{t.name} at {t.at}" + (" [red](fragile)[/]" if t.fragile else "")
+        console.print("[bold]room[/]: " + ", ".join(f"{t.name} at {t.at}" + (" [red](fragile)[/]" if t.fragile else "")
                                                 for t in the_room.things)
                       + f"; door at {the_room.door}.  [dim]The agent sees positions, never fragility.[/]")
         console.print(f"[dim]experience database: {'temporary, fresh' if db is None else database.path} "

@@ -11,7 +11,8 @@ import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, Literal, Sequence
+from typing import Literal
+from collections.abc import Callable, Iterable, Iterator, Sequence
 
 from ida.actions import failed
 from ida.engine import run

@@ -11,7 +11,8 @@ waits (answers as a failure for that wave); the wave after, its action is there.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
+from collections.abc import Sequence
 
 import torch
 

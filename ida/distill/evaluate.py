@@ -9,7 +9,8 @@ model: amplification that asks H less as the model learns).
 
 from __future__ import annotations
 
-from typing import Any, Collection
+from typing import Any
+from collections.abc import Collection
 
 from pydantic import BaseModel
 

@@ -16,7 +16,8 @@ import random
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
+from collections.abc import Callable
 
 import torch
 from pydantic import BaseModel
@@ -115,7 +116,7 @@ class Amplified:
 
     def h_pairs(self, family: Any) -> list[Pair]:
         """H's decompositions of root nodes, as (workspace, action) pairs: what H' imitates."""
-        out = []
+        out: list[Pair] = []
         for q in sorted(self.h_roots & self.trees.keys()):
             root = self.trees[q].nodes[0]
             out.extend(Pair(root.workspace_at(i), st.action, family(q)) for i, st in enumerate(root.steps))
@@ -205,6 +206,13 @@ def task_questions(task: Task, n: int, size: int | None, seed: int) -> list[str]
     return list(dict.fromkeys(task.instance(seed + i, size).question for i in range(n)))
 
 
+def _check(rounds: int, steps: int, questions: int, held_out: float) -> None:
+    if rounds < 1 or questions < 2 or steps < 1:
+        raise IdaError("rounds and steps must be at least 1, questions at least 2")
+    if not 0.0 <= held_out < 1.0:
+        raise IdaError(f"held_out must be at least 0 and below 1, not {held_out}")
+
+
 def iterate(
     task_name: str,
     out_dir: str | Path,
@@ -241,10 +249,7 @@ def iterate(
     decompositions each round and decomposes the roots it is sure of (`min_confidence` on its
     first action), so calls to H fall as it learns; it is saved as `OUT/decomposer`.
     """
-    if rounds < 1 or questions < 2 or steps < 1:
-        raise IdaError("rounds and steps must be at least 1, questions at least 2")
-    if not 0.0 <= held_out < 1.0:
-        raise IdaError(f"held_out must be at least 0 and below 1, not {held_out}")
+    _check(rounds, steps, questions, held_out)
     task = get_task(task_name)
     dev = resolve_device(device)
     out = Path(out_dir)
@@ -283,11 +288,11 @@ def iterate(
     school = DecomposerTrainer(task, size, rounds * steps, peak, seed + 1, min_confidence, dev) if learn_decomposer else None
     decomposer: LearnedDecomposer | None = None  # H', from round 2 on
 
-    def score_and_save(model: Transformer, arm: str, pairs: list[Pair]) -> tuple[float | None, float]:
+    def score_and_save(model: Transformer, arm: str, pairs: list[Pair], at_step: int) -> tuple[float | None, float]:
         """(held-out, training) exact match; the arm's checkpoint records the first, else the second."""
         held = exact_match(model, held_eval) if held_eval else None
         trained = exact_match(model, train_eval)
-        _save(out / arm, model, size, pairs, r * steps, trained if held is None else held)
+        _save(out / arm, model, size, pairs, at_step, trained if held is None else held)
         return held, trained
 
     ida_seconds = sup_seconds = 0.0  # each arm's own work: the arms run interleaved, but need not
@@ -308,13 +313,13 @@ def iterate(
         if school is not None:  # H' imitates every decomposition H has made so far
             decomposer = school.learn(amp.h_pairs(task.family), steps, batch_size)
             school.save(out / "decomposer", r * steps)
-        ida_held, ida_train = score_and_save(ida_model, "ida", targets or train_pairs)
+        ida_held, ida_train = score_and_save(ida_model, "ida", targets or train_pairs, r * steps)
         t1 = time.perf_counter()
         ida_seconds += t1 - t0
         sup_held = sup_train = None
         if sup is not None:
             sup.fit(sup_encoded, steps, batch_size)
-            sup_held, sup_train = score_and_save(sup.model, "supervised", train_pairs)
+            sup_held, sup_train = score_and_save(sup.model, "supervised", train_pairs, r * steps)
             sup_seconds += time.perf_counter() - t1
         row = IterateRow(
             round=r, steps=r * steps, targets=len(targets),

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
@@ -43,7 +43,7 @@ class ModelConfig(BaseModel):
     rope_base: float = Field(10_000.0, gt=1.0, le=1e9)
 
     @model_validator(mode="after")
-    def _check(self) -> "ModelConfig":
+    def _check(self) -> ModelConfig:
         params = self.n_layers * (4 * self.d_model**2 + 2 * self.d_model * self.d_ff) + self.vocab * self.d_model
         if params > MAX_PARAMS:
             raise ValueError(f"about {params:,} parameters, more than the {MAX_PARAMS:,} this ida builds")
@@ -162,8 +162,8 @@ class Transformer(nn.Module):
         self.head = nn.Linear(cfg.d_model, cfg.vocab, bias=False)
         self.apply(self._init)
         for blk in self.blocks:  # GPT-2 style: residual writes shrink with depth, for a stable start
-            for lin in (blk.proj, blk.mlp[2]):
-                nn.init.normal_(lin.weight, std=0.02 / math.sqrt(2 * cfg.n_layers))
+            for lin in (blk.proj, blk.mlp[2]):  # type: ignore[index]  # torch types a Sequential's items loosely
+                nn.init.normal_(lin.weight, std=0.02 / math.sqrt(2 * cfg.n_layers))  # type: ignore[union-attr, arg-type]
 
     @staticmethod
     def _init(m: nn.Module) -> None:

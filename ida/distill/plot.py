@@ -63,7 +63,7 @@ def curves_png(path: str | Path, xs: list[int], curves: dict[str, list[float]]) 
         gx, _ = px(x, 0)
         img[H - BOTTOM : H - BOTTOM + 5, int(gx)] = 0
         _text(img, int(gx) - 8, H - BOTTOM + 10, str(x))
-    for i, (name, ys) in enumerate(curves.items()):
+    for i, ys in enumerate(curves.values()):
         colour = COLOURS[i % len(COLOURS)]
         pts = [px(x, y) for x, y in zip(xs, ys)]
         for (a, b), (c, d) in zip(pts, pts[1:]):

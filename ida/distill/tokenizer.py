@@ -14,7 +14,8 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import Iterable, Literal, Sequence
+from typing import Literal
+from collections.abc import Iterable, Sequence
 
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
@@ -82,7 +83,7 @@ class Codec:
         return hashlib.sha256(self.to_json().encode()).hexdigest()
 
     @classmethod
-    def from_json(cls, text: str, where: str = "tokenizer") -> "Codec":
+    def from_json(cls, text: str, where: str = "tokenizer") -> Codec:
         try:
             raw = json.loads(text)
             kind, inner = raw["ida_kind"], json.dumps(raw["tokenizer"])

@@ -14,7 +14,8 @@ import math
 import random
 import time
 from pathlib import Path
-from typing import Callable, Literal, Sequence
+from typing import Literal
+from collections.abc import Callable, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -26,7 +27,7 @@ from ida.distill.checkpoint import (
     CheckpointError, CheckpointMeta, load_checkpoint, load_optimizer_state, read_meta, save_checkpoint,
 )
 from ida.distill.data import DatasetError, Mode, Pair, data_hash
-from ida.distill.model import DistillError, Transformer, encode_pair, model_config, resolve_device
+from ida.distill.model import DistillError, ModelConfig, Transformer, encode_pair, model_config, resolve_device
 from ida.distill.tokenizer import CUT, Codec, Kind, train_codec
 
 # Peak learning rates that train each size quickly and stably on small tasks; bigger models want less.
@@ -157,6 +158,36 @@ def codec_for(pairs: Sequence[Pair], kind: Kind = "bpe") -> Codec:
     return train_codec([t for p in pairs for t in (p.prompt, p.completion)], kind)
 
 
+def _at_most(pairs: list[Pair], n: int, seed: int) -> list[Pair]:
+    return random.Random(seed).sample(pairs, n) if len(pairs) > n else pairs
+
+
+def _resumable(last_dir: Path, dhash: str, cfg: ModelConfig, size: str,
+               dev: torch.device) -> tuple[Transformer, CheckpointMeta]:
+    """The last checkpoint of a run on the same data and config, to resume."""
+    meta = read_meta(last_dir)
+    if meta.data_hash != dhash:
+        raise CheckpointError(
+            f"{last_dir}: trained on other data (hash {meta.data_hash}, now {dhash}); train without resume or into a new folder"
+        )
+    if meta.model.model_copy(update={"vocab": 0}) != cfg:
+        raise CheckpointError(f"{last_dir}: a {meta.size} model with another config; cannot resume it as {size}")
+    return load_checkpoint(last_dir, dev)
+
+
+def _fresh(cfg: ModelConfig, size: str, init: str | Path | Transformer | None, seed: int, dev: torch.device,
+           pairs_train: Sequence[Pair], tokenizer: Kind) -> Transformer:
+    """A new model: random weights and a tokenizer trained on the pairs, or `init`'s weights and tokenizer."""
+    source = None if init is None else init if isinstance(init, Transformer) else load_checkpoint(init, dev)[0]
+    torch.manual_seed(seed)
+    model = Transformer(cfg, source.codec if source is not None else codec_for(pairs_train, tokenizer)).to(dev)
+    if source is not None:
+        if source.cfg != model.cfg:
+            raise DistillError(f"cannot start a {size} model from a model of another config ({source.cfg})")
+        model.load_state_dict(source.state_dict())
+    return model
+
+
 def train(
     pairs_train: Sequence[Pair],
     pairs_heldout: Sequence[Pair],
@@ -197,28 +228,13 @@ def train(
     lr = LR.get(size, 1e-3) if lr is None else lr
     dhash = data_hash([*pairs_train, *pairs_heldout])
     eval_on: Literal["heldout", "train"] = "heldout" if pairs_heldout else "train"
-    eval_pairs = list(pairs_heldout or pairs_train)
-    if len(eval_pairs) > max_eval:
-        eval_pairs = random.Random(seed).sample(eval_pairs, max_eval)
+    eval_pairs = _at_most(list(pairs_heldout or pairs_train), max_eval, seed)
 
     resuming = resume and (last_dir / "config.json").exists()
     if resuming:
-        meta = read_meta(last_dir)
-        if meta.data_hash != dhash:
-            raise CheckpointError(
-                f"{last_dir}: trained on other data (hash {meta.data_hash}, now {dhash}); train without resume or into a new folder"
-            )
-        if meta.model.model_copy(update={"vocab": 0}) != cfg:
-            raise CheckpointError(f"{last_dir}: a {meta.size} model with another config; cannot resume it as {size}")
-        model, meta = load_checkpoint(last_dir, dev)
+        model, meta = _resumable(last_dir, dhash, cfg, size, dev)
     else:
-        source = None if init is None else init if isinstance(init, Transformer) else load_checkpoint(init, dev)[0]
-        torch.manual_seed(seed)
-        model = Transformer(cfg, source.codec if source is not None else codec_for(pairs_train, tokenizer)).to(dev)
-        if source is not None:
-            if source.cfg != model.cfg:
-                raise DistillError(f"cannot start a {size} model from a model of another config ({source.cfg})")
-            model.load_state_dict(source.state_dict())
+        model = _fresh(cfg, size, init, seed, dev, pairs_train, tokenizer)
     learner = Learner(model, steps, lr, seed, prompt_weight, weight_decay, clip, warmup)
     best_em, best_step, bad_evals, history = -1.0, 0, 0, []
     resumed_from: int | None = None

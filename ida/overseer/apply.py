@@ -3,9 +3,11 @@ and the `fix` loop (forward, check, backward, apply, forward again)."""
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
+from collections.abc import Callable
 
 from ida.actions import Action, ActionError, parse_action
 from ida.engine import run
@@ -59,16 +61,15 @@ def corrections_tree(report: Report) -> Tree:
     Distillation trains on these like on any transcript; a corrected step overrides the
     original step that saw the same workspace.
     """
-    tree, nodes = report.tree, []
+    tree, nodes = report.tree, list[Node]()
     for c in report.corrections:
         src = tree.nodes[c.node]
         seen = src.steps[c.step].ws_lines
         answer, action = None, _parsed(c.action)
         if action is not None and action.kind == "reply":
-            try:  # corrections reply in full text; one that names the workspace's pointers keeps no answer
+            # corrections reply in full text; one that names the workspace's pointers keeps no answer
+            with contextlib.suppress(HypertextError):
                 answer = parse(action.arg)
-            except HypertextError:
-                pass
         nodes.append(Node(
             id=len(nodes), question=src.question, depth=src.depth, policy=f"overseer:{report.overseer}",
             lines=src.lines[:seen], answer=answer,

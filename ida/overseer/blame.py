@@ -10,7 +10,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Callable, Literal
+from typing import Literal
+from collections.abc import Callable
 
 from ida.tree import Node, Step, Tree
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 
 from ida.actions import ActionError, parse_action
 from ida.overseer.blame import Blame, Correction, Edit, NodeContext, Rule

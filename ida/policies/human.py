@@ -13,8 +13,9 @@ model's for instance: it is shown as the editable default of the prompt, and Ent
 from __future__ import annotations
 
 import sys
+from typing import Any
 from dataclasses import dataclass, field
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 
 from rich.console import Console, Group, RenderableType
 from rich.panel import Panel
@@ -237,15 +238,15 @@ class HumanPolicy:
     def _read_terminal(self, prompt: str, default: str | None) -> str:
         """input() with readline (history, editing); a default is put on the line, ready to edit."""
         self.console.file.flush()
-        readline = None
+        readline: Any = None
         if sys.stdin.isatty():
             try:
-                import readline  # type: ignore[no-redef]  # noqa: F401  (makes input() editable)
+                import readline  # noqa: F401  (makes input() editable)
             except ImportError:  # pragma: no cover - platforms without readline
                 readline = None
         self._prefilled = bool(readline and default)
         if readline is not None and default:
-            readline.set_startup_hook(lambda: readline.insert_text(default))  # type: ignore[union-attr]
+            readline.set_startup_hook(lambda: readline.insert_text(default))
         try:
             return input(prompt)
         finally:

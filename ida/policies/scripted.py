@@ -9,7 +9,7 @@
 
 from __future__ import annotations
 
-from typing import Callable, Generator
+from collections.abc import Callable, Generator
 
 from ida.actions import Action
 from ida.workspace import Workspace

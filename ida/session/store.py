@@ -12,7 +12,7 @@ import sqlite3
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from collections.abc import Sequence
 
 from ida.errors import IdaError
 from ida.hypertext import HypertextError, parse

@@ -6,7 +6,8 @@ import random
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
+from collections.abc import Callable
 
 from ida.errors import IdaError
 from ida.overseer.blame import Rule

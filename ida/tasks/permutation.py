@@ -73,7 +73,8 @@ def backward_rule(ctx: NodeContext, target: str) -> Blame:
         return Blame(note=f"target {target!r} is not an element of the permutation")
     if int(k) % 2 and len(ctx.asks) == 3:
         z = ctx.asks[1][1]
-        if (z.answer_text or "").isdigit() and str(p[int(z.answer_text)]) == target:
+        z_answer = z.answer_text or ""
+        if z_answer.isdigit() and str(p[int(z_answer)]) == target:
             inputs = {last.id: target}  # σ(z) is the target: the last step alone went wrong
         else:
             inverse = {v: u for u, v in p.items()}

@@ -27,7 +27,9 @@ def build_list(items: list[str]) -> Message:
 def list_items(cell: Message) -> list[str]:
     items = []
     while cell.parts:
-        head, cell = cell.parts  # type: ignore[misc]
+        head, tail = cell.parts
+        assert isinstance(tail, Message), "a cons cell is [head tail]"
+        cell = tail
         items.append(str(head).strip())
     return items
 
