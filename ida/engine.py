@@ -72,7 +72,7 @@ def run(  # noqa: C901
 
     def deliver(node: Node, ws: Workspace, step: Step, answer: Message) -> None:
         step.result = ws.show(answer)
-        ws.record(step.action, f"answer: {step.result}", step.result)
+        ws.record(step.action, f"answer: {step.result}", step.result, "ask")
 
     seen_revision: int | None = None
 
@@ -124,7 +124,7 @@ def run(  # noqa: C901
                 # A malformed action costs a step and is shown to the policy, which may try again.
                 step.error = str(e)
                 step.result = f"error: {e}"
-                ws.record(step.action, step.result, step.result)
+                ws.record(step.action, step.result, step.result, step.kind, step.error)
 
     return Tree(nodes=nodes, run_id=run_id or uuid.uuid4().hex[:12], task=task,
                 db_revision=revision(), created=datetime.now(timezone.utc).isoformat(timespec="seconds"))
@@ -137,15 +137,16 @@ def _local(action: Action, ws: Workspace, step: Step, db: ExperienceDB | None) -
         if m is None:
             raise ActionError(f"unknown pointer {action.arg}")
         step.result = ws.show(m)
-        ws.record(step.action, f"{action.arg}: {step.result}" if step.result else f"{action.arg} is empty", step.result)
+        ws.record(step.action, f"{action.arg}: {step.result}" if step.result else f"{action.arg} is empty", step.result,
+                  "unlock")
     elif action.kind == "lookup":
         entries = db.lookup(action.arg, k=LOOKUP_K) if db is not None else []
         step.lookup = LookupRecord(query=action.arg, entry_ids=[e.id for e in entries],
                                    revision=db.revision if db is not None else 0)
         step.result = "\n".join(e.render() for e in entries) or "nothing found"
-        ws.record(step.action, step.result, step.result)
+        ws.record(step.action, step.result, step.result, "lookup")
     else:  # scratch: a note to self, shown in the workspace
-        ws.record(step.action, "", "")
+        ws.record(step.action, "", "", "scratch")
 
 
 def _failure(reason: str) -> Message:

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
+from rich.panel import Panel
+from rich.table import Table
 from rich.text import Text
 from rich.tree import Tree as RichTree
 
 from ida.tree import Node, Tree
+from ida.workspace import Workspace
 
 
 def node_label(node: Node, mark: str = "") -> Text:
@@ -106,3 +111,65 @@ def verdict(blame) -> Text:
         parts.append("? nothing to say")
     style = "bold red" if blame.blamed else ("cyan" if blame.targets else "yellow")
     return Text("\n".join(parts), style=style)
+
+
+# ---- the view of one workspace --------------------------------------------------------
+
+
+@dataclass
+class WorkspaceParts:
+    """A workspace sorted into what a person looks for."""
+
+    question: str = ""
+    unlocked: list[str] = field(default_factory=list)
+    lookups: list[tuple[str, list[str]]] = field(default_factory=list)
+    subquestions: list[tuple[str, str | None]] = field(default_factory=list)
+    scratch: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+
+def workspace_parts(ws: Workspace) -> WorkspaceParts:
+    """The workspace's entries, sorted into parts: read from the data, not from the rendered text."""
+    parts = WorkspaceParts(question=ws.lines[0].removeprefix("question: "))
+    for e in ws.entries:
+        if e.error is not None:
+            parts.errors.append(f"{e.action}: {e.error}")
+        elif e.kind == "ask":
+            parts.subquestions.append((e.arg, e.shown.removeprefix("answer: ") if e.shown else None))
+        elif e.kind == "unlock":
+            parts.unlocked.append(e.shown)
+        elif e.kind == "lookup":
+            parts.lookups.append((e.arg, [e.shown]))
+        elif e.kind == "scratch":
+            parts.scratch.append(e.arg)
+    return parts
+
+
+def workspace_view(ws: Workspace, footer: str = "") -> Panel:
+    """The workspace as a panel: question, unlocked pointers, lookups, subquestions, scratchpad."""
+    p = workspace_parts(ws)
+    grid = Table.grid(padding=(0, 1))
+    grid.add_column(style="bold", no_wrap=True)
+    grid.add_column()
+    grid.add_row("question", Text(p.question))
+    if p.unlocked:
+        grid.add_row("unlocked", Text("\n".join(p.unlocked)))
+    for query, results in p.lookups:
+        grid.add_row("lookup", Text("\n".join([query] + [f"  {r}" for r in results])))
+    if p.subquestions:
+        sub = Text()
+        for i, (q, a) in enumerate(p.subquestions, 1):
+            if i > 1:
+                sub.append("\n")
+            sub.append(f"{i}. {q}\n   ")
+            sub.append(f"answer: {a}" if a is not None else "(waiting)", style="green" if a is not None else "yellow")
+        grid.add_row("subquestions", sub)
+    if p.scratch:
+        grid.add_row("scratchpad", Text("\n".join(p.scratch)))
+    if p.errors:
+        grid.add_row("errors", Text("\n".join(p.errors), style="red"))
+    budget = f"{ws.budget_left} actions left" if ws.budget_left is not None else ""
+    status = " · ".join(s for s in (budget, footer) if s)
+    if status:
+        grid.add_row("budget", Text(status, style="dim"))
+    return Panel(grid, title=f"workspace #{ws.node_id} · depth {ws.depth}", title_align="left", expand=False)

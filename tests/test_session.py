@@ -15,7 +15,8 @@ from rich.console import Console
 
 import ida
 from ida.experience import ExperienceDB
-from ida.policies.human import Leave, WorkspaceParts, check_action, split_workspace
+from ida.policies.human import Leave, check_action
+from ida.render import WorkspaceParts, workspace_parts
 from ida.policies.memo import Automation, MemoPolicy
 from ida.session import AUTO, MODEL, PERSON, Session, SessionError, SessionStore, policy_suggester
 from ida.tasks.length import cons_list
@@ -130,7 +131,7 @@ class Player:
             if line is None:  # accept the suggestion
                 line = ""
         else:
-            line = self.person(split_workspace(self.session.human.current.lines))
+            line = self.person(workspace_parts(self.session.human.current))
         self.typed.append(line)
         return line
 
@@ -233,7 +234,7 @@ class Pure:
 
     def act(self, ws):
         self.calls += 1
-        return self.person(split_workspace(ws.lines))
+        return self.person(workspace_parts(ws))
 
 
 def test_memo_policy_persists_across_runs(tmp_path):
@@ -371,7 +372,7 @@ class FakeModel:
     def act(self, ws):
         self.calls += 1
         self.last_confidence = 0.5 if self.calls in self.wrong else 0.97
-        return "frobnicate $9" if self.calls in self.wrong else self.person(split_workspace(ws.lines))
+        return "frobnicate $9" if self.calls in self.wrong else self.person(workspace_parts(ws))
 
 
 def test_suggestions_are_the_default_and_enter_accepts(store, tmp_path):
@@ -437,3 +438,29 @@ def test_session_policy_is_a_memo_policy(store, tmp_path):
     info = new(store, SORTED_Q, tmp_path)
     s, tree = play(store, info, Player(sorted_person))
     assert s.counts[AUTO] > 0 and len(store.automation) == s.counts[PERSON] + s.counts[MODEL]
+
+
+
+def test_the_panel_is_drawn_from_entries_not_reparsed_text():
+    """An unknown command after a subquestion is its own error; the subquestion keeps its answer."""
+    import ida
+
+    seen = {}
+
+    class Person:
+        name = "person"
+
+        def act(self, ws):
+            if ws.node_id == 1:
+                return "reply 6"
+            if not ws.entries:
+                return "ask What is 3 * 2?"
+            if len(ws.entries) == 1:
+                return "frobnicate $1"
+            seen["parts"] = workspace_parts(ws)
+            return "reply 6"
+
+    assert ida.run("What is 2 * 3?", Person()).answer == "6"
+    p = seen["parts"]
+    assert p.subquestions == [("What is 3 * 2?", "6")]
+    assert len(p.errors) == 1 and p.errors[0].startswith("frobnicate $1: ")

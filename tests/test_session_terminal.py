@@ -17,7 +17,7 @@ from pathlib import Path
 import pexpect
 import pytest
 
-from ida.policies.human import WorkspaceParts
+from ida.render import WorkspaceParts
 from ida.session import SessionStore
 from ida.transcript import read_transcript
 

@@ -14,16 +14,14 @@ from __future__ import annotations
 
 import sys
 from typing import Any
-from dataclasses import dataclass, field
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 
 from rich.console import Console, Group, RenderableType
-from rich.panel import Panel
-from rich.table import Table
 from rich.text import Text
 
-from ida.actions import KINDS, Action, ActionError, parse_action
+from ida.actions import Action, ActionError, parse_action
 from ida.hypertext import HypertextError, parse
+from ida.render import workspace_view
 from ida.workspace import Workspace
 
 PROMPT = "ida> "
@@ -68,92 +66,6 @@ def check_action(text: str, ws: Workspace) -> Action:
         except HypertextError as e:
             raise ActionError(f"{action.kind}: {e}") from None
     return action
-
-
-# ---- the view of one workspace --------------------------------------------------------
-
-
-@dataclass
-class WorkspaceParts:
-    """A rendered workspace cut into what a person looks for."""
-
-    question: str = ""
-    unlocked: list[str] = field(default_factory=list)
-    lookups: list[tuple[str, list[str]]] = field(default_factory=list)
-    subquestions: list[tuple[str, str | None]] = field(default_factory=list)
-    scratch: list[str] = field(default_factory=list)
-    errors: list[str] = field(default_factory=list)
-
-
-def split_workspace(lines: Iterable[str]) -> WorkspaceParts:
-    """Cut the workspace's lines (`question: ...`, then `> action` lines and what each showed)."""
-    parts = WorkspaceParts()
-    current: tuple[str, str] | None = None
-    output: list[str] = []
-
-    def flush() -> None:
-        if current is None:
-            return
-        kind, arg = current
-        errors = [line for line in output if line.startswith("error: ")]
-        rest = [line for line in output if not line.startswith("error: ")]
-        parts.errors += [f"{kind} {arg}: {e[len('error: '):]}" for e in errors]
-        if errors:
-            return
-        if kind == "ask":
-            answer = next((line[len("answer: "):] for line in rest if line.startswith("answer: ")), None)
-            parts.subquestions.append((arg, answer))
-        elif kind == "unlock":
-            parts.unlocked += rest
-        elif kind == "lookup":
-            parts.lookups.append((arg, rest))
-        elif kind == "scratch":
-            parts.scratch.append(arg)
-
-    for i, line in enumerate(lines):
-        if i == 0 and line.startswith("question: "):
-            parts.question = line[len("question: "):]
-            continue
-        head = line[2:].split(" ", 1)
-        if line.startswith("> ") and head[0] in KINDS:
-            flush()
-            current, output = (head[0], head[1] if len(head) > 1 else ""), []
-        elif current is None:
-            parts.question += "\n" + line  # a question that spans lines
-        else:
-            output.append(line)
-    flush()
-    return parts
-
-
-def workspace_view(ws: Workspace, footer: str = "") -> Panel:
-    """The workspace as a panel: question, unlocked pointers, lookups, subquestions, scratchpad."""
-    p = split_workspace(ws.lines)
-    grid = Table.grid(padding=(0, 1))
-    grid.add_column(style="bold", no_wrap=True)
-    grid.add_column()
-    grid.add_row("question", Text(p.question))
-    if p.unlocked:
-        grid.add_row("unlocked", Text("\n".join(p.unlocked)))
-    for query, results in p.lookups:
-        grid.add_row("lookup", Text("\n".join([query] + [f"  {r}" for r in results])))
-    if p.subquestions:
-        sub = Text()
-        for i, (q, a) in enumerate(p.subquestions, 1):
-            if i > 1:
-                sub.append("\n")
-            sub.append(f"{i}. {q}\n   ")
-            sub.append(f"answer: {a}" if a is not None else "(waiting)", style="green" if a is not None else "yellow")
-        grid.add_row("subquestions", sub)
-    if p.scratch:
-        grid.add_row("scratchpad", Text("\n".join(p.scratch)))
-    if p.errors:
-        grid.add_row("errors", Text("\n".join(p.errors), style="red"))
-    budget = f"{ws.budget_left} actions left" if ws.budget_left is not None else ""
-    status = " · ".join(s for s in (budget, footer) if s)
-    if status:
-        grid.add_row("budget", Text(status, style="dim"))
-    return Panel(grid, title=f"workspace #{ws.node_id} · depth {ws.depth}", title_align="left", expand=False)
 
 
 # ---- the policy ------------------------------------------------------------------------
