@@ -193,6 +193,7 @@ class ExperienceDB:
         # when another connection has committed (PRAGMA data_version moves) or we wrote.
         self._seen_version: int | None = None
         self._revision = 0
+        self.last_import_revision: int | None = None  # set by import_jsonl
         self._version_cursor = self._db.conn.cursor()  # a cursor of its own: it is asked at every node
 
     @property
@@ -455,7 +456,8 @@ class ExperienceDB:
         return len(entries)
 
     def import_jsonl(self, path: str | Path, *, author: str = "import") -> int:
-        """Validate every line, then add them all in one transaction; returns how many were added.
+        """Validate every line, then add them all in one transaction; returns how many were added
+        (`last_import_revision` is then the revision of that transaction, not of a later writer).
 
         A line keeps its own author and provenance (`author` is for lines without one). A line
         whose key and text already exist as a live entry is skipped, so importing the same
@@ -486,6 +488,7 @@ class ExperienceDB:
                     continue
                 self.add(key, text, author=who, provenance=prov)
                 added += 1
+            self.last_import_revision = self.revision
         return added
 
 

@@ -157,4 +157,4 @@ def import_cmd(
     """Add the entries of a JSON Lines file, all or none; ones already present are skipped."""
     with open_db(db) as d:
         n = d.import_jsonl(path, author=author)
-        console.print(f"imported {n} new entries from {path}  (revision {d.revision})")
+        console.print(f"imported {n} new entries from {path}  (revision {d.last_import_revision})")

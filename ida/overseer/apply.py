@@ -48,7 +48,8 @@ def apply(report: Report, db: ExperienceDB | None, corrections_dir: str | Path |
                 else:
                     db.remove(e.entry_id, author=author, provenance=prov)  # type: ignore[arg-type]
                     out.removed.append(e.entry_id)  # type: ignore[arg-type]
-    if db is not None:
+            out.revision = db.revision  # read inside the transaction: this change's, not a later writer's
+    elif db is not None:
         out.revision = db.revision
     if report.corrections and corrections_dir is not None:
         out.corrections = corrections_tree(report).save(Path(corrections_dir) / f"{report.tree.run_id}.jsonl")
