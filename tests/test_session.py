@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import io
 import re
+import tempfile
+from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
 from rich.console import Console
 
 import ida
@@ -464,3 +467,31 @@ def test_the_panel_is_drawn_from_entries_not_reparsed_text():
     p = seen["parts"]
     assert p.subquestions == [("What is 3 * 2?", "6")]
     assert len(p.errors) == 1 and p.errors[0].startswith("frobnicate $1: ")
+
+
+AWKWARD = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), min_size=1, max_size=20)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(question=AWKWARD, note=AWKWARD, answer=AWKWARD)
+def test_any_text_round_trips_through_a_session(tmp_path, question, note, answer):
+    """Question, scratch note and answer of any unicode (U+2028 included) survive leaving, resuming and saving."""
+    from ida.hypertext import msg, parse
+    from ida.transcript import load_transcript
+
+    q_text, note_text, a_text = (msg(t).text() for t in (question, note, answer))  # escaped hypertext
+    if not q_text.strip() or not note_text.strip() or not a_text.strip():
+        return
+    if any(c in t for t in (note_text, a_text) for c in "\r\n"):
+        return  # a line typed at a prompt cannot hold a line break (U+2028 and U+0085 it can)
+    folder = Path(tempfile.mkdtemp(dir=tmp_path))
+    with SessionStore(folder / "s.sqlite") as st_:
+        info = st_.create(q_text, transcript=folder / "t.jsonl")
+        s, tree = play(st_, info, Player(lines=[f"scratch {note_text}"], stop_after=1))
+        assert tree is None  # left after the note: resumed below from the stored action
+    with SessionStore(folder / "s.sqlite") as st_:
+        s, tree = play(st_, st_.get(info.id), Player(lines=[f"reply {a_text}"]))
+    saved = load_transcript(folder / "t.jsonl")
+    # the question is kept exactly; a line typed at the prompt loses its surrounding whitespace
+    assert saved.nodes[0].question == parse(q_text) and saved.answer == parse(a_text.strip()).text()
+    assert saved.nodes[0].steps[0].action.removeprefix("scratch ") == note_text.strip()
