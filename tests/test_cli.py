@@ -103,3 +103,17 @@ def test_escapes_in_data_are_shown_not_obeyed(cli, tmp_path):
     assert r.returncode == 0, r.stderr
     shown = cli("show", "t.jsonl", "--node", "0")
     assert shown.returncode == 0 and "\x1b" not in shown.stdout and "\\x1b" in shown.stdout
+
+
+def test_brackets_in_data_are_not_taken_for_markup(cli, tmp_path):
+    """A lesson text or a path with `[/]` in it is printed as it is, never read as rich markup."""
+    import json
+
+    (tmp_path / "odd [").mkdir()  # the path "odd [/] name.jsonl" is a folder and a file
+    (tmp_path / "odd [/] name.jsonl").write_text(json.dumps({"key": "k", "text": "close [/] and [bold]x"}) + "\n")
+    r = cli("db", "import", "odd [/] name.jsonl")
+    assert r.returncode == 0 and "odd [/] name.jsonl" in r.stdout, r.stderr
+    r = cli("run", "multiply", "--save", "runs [/]/m.jsonl")
+    assert r.returncode == 0 and "runs [/]/m.jsonl" in r.stdout, r.stderr
+    r = cli("export", "runs [/]/m.jsonl", "--format", "dot")
+    assert r.returncode == 0 and "runs [/]/m.dot" in r.stdout, r.stderr

@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
@@ -145,7 +146,7 @@ def export_cmd(path: Path = typer.Argument(..., help="JSON Lines file to write."
     """Write live entries as JSON Lines, to review or share in version control."""
     with open_db(db) as d:
         n = d.export_jsonl(path)
-    console.print(f"exported {n} entries to {path}")
+    console.print(f"exported {n} entries to {escape(str(path))}")
 
 
 @app.command("import")
@@ -157,4 +158,4 @@ def import_cmd(
     """Add the entries of a JSON Lines file, all or none; ones already present are skipped."""
     with open_db(db) as d:
         n = d.import_jsonl(path, author=author)
-        console.print(f"imported {n} new entries from {path}  (revision {d.last_import_revision})")
+        console.print(f"imported {n} new entries from {escape(str(path))}  (revision {d.last_import_revision})")

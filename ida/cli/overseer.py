@@ -6,6 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import typer
+from rich.markup import escape
 
 from ida import tasks
 from ida.errors import IdaError
@@ -36,11 +37,11 @@ def backward_cmd(
         return
     applied = apply(report, open_db(db) if report.edits else None, corrections)
     for e in applied.entries:
-        console.print(f"committed [bold]e{e.id}[/] {e.key}: {e.text}  (revision {applied.revision})")
+        console.print(f"committed [bold]e{e.id}[/] {escape(e.key)}: {escape(e.text)}  (revision {applied.revision})")
     for eid in applied.removed:
         console.print(f"removed e{eid}")
     if applied.corrections:
-        console.print(f"corrections saved: {applied.corrections}")
+        console.print(f"corrections saved: {escape(str(applied.corrections))}")
 
 
 def fix_cmd(
@@ -60,16 +61,17 @@ def fix_cmd(
     inst = t.instance(seed, size)
     target = inst.answer if target is None else target
     database = open_db(db)
-    console.print(f"[bold]{inst.question}[/]  target: {target}  database: {database.path} (revision {database.revision})")
+    console.print(f"[bold]{escape(inst.question)}[/]  target: {escape(target)}  database: {escape(str(database.path))} "
+                  f"(revision {database.revision})")
 
     def show(step: FixStep) -> None:
         console.rule(f"round {len(result_steps) + 1}")
         result_steps.append(step)
         console.print(tree_view(step.tree, depth=2))
         if step.report is None:
-            console.print(f"[green]right[/]: {step.tree.answer}")
+            console.print(f"[green]right[/]: {escape(str(step.tree.answer))}")
             return
-        console.print(f"[red]wrong[/]: {step.tree.answer}")
+        console.print(f"[red]wrong[/]: {escape(str(step.tree.answer))}")
         console.print(report_view(step.report))
 
     result_steps: list[FixStep] = []

@@ -54,7 +54,7 @@ def show_cmd(
 ) -> None:
     """Render a saved tree."""
     tree = load_transcript(transcript)
-    console.print(f"[dim]run {tree.run_id}  task {tree.task or '-'}  nodes {len(tree)}[/]")
+    console.print(f"[dim]run {escape(tree.run_id)}  task {escape(tree.task or '-')}  nodes {len(tree)}[/]")
     console.print(tree_view(tree, depth=depth))
     if node is not None:
         if not 0 <= node < len(tree):
@@ -83,4 +83,4 @@ def export_cmd(
     tree = load_transcript(transcript)
     path = out or transcript.with_suffix(f".{format.value}")
     export(tree, format.value, path)
-    console.print(f"wrote {path} ({len(tree)} nodes)")
+    console.print(f"wrote {escape(str(path))} ({len(tree)} nodes)")

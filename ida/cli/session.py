@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
@@ -86,7 +87,7 @@ def sessions_cmd(sessions: Path | None = SessionsOpt) -> None:
         rows = store.sessions()
         automation = len(store.automation)
     if not rows:
-        console.print(f"no sessions in {store.path}")
+        console.print(f"no sessions in {escape(str(store.path))}")
         return
     table = Table(title=f"{len(rows)} sessions ({automation} automated contexts)", title_justify="left")
     for col in ("id", "status", "question", "yours", "automated", "answer", "updated"):

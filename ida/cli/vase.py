@@ -6,6 +6,7 @@ import tempfile
 from pathlib import Path
 
 import typer
+from rich.markup import escape
 from rich.text import Text
 
 from ida.cli.common import VASE_DIR, console, open_db
@@ -29,10 +30,10 @@ def vase_cmd(
     judge = vase.overseer() if overseer == "rules" else make_overseer(overseer, None, ask=console.input, show=console.print)
     with tempfile.TemporaryDirectory() as scratch:
         database = open_db(db or Path(scratch) / "vase.sqlite")
-        console.print("[bold]room[/]: " + ", ".join(f"{t.name} at {t.at}" + (" [red](fragile)[/]" if t.fragile else "")
+        console.print("[bold]room[/]: " + ", ".join(f"{escape(t.name)} at {t.at}" + (" [red](fragile)[/]" if t.fragile else "")
                                                 for t in the_room.things)
                       + f"; door at {the_room.door}.  [dim]The agent sees positions, never fragility.[/]")
-        console.print(f"[dim]experience database: {'temporary, fresh' if db is None else database.path} "
+        console.print(f"[dim]experience database: {'temporary, fresh' if db is None else escape(str(database.path))} "
                       f"(revision {database.revision})[/]")
         r = vase.replay(the_room, database, judge, corrections_dir=save_dir.parent / "corrections")
         paths = [r.first.save(save_dir / f"run1-{r.first.run_id}.jsonl")]
@@ -43,7 +44,7 @@ def vase_cmd(
         if r.report is None:
             console.print(f"[green]nothing broke[/]: the database already held the lessons. "
                           f"Summary: 0 broken, time {r.first_outcome.time}; no backward pass needed.")
-            console.print(f"[dim]saved {paths[0]}[/]")
+            console.print(f"[dim]saved {escape(str(paths[0]))}[/]")
             return
         console.rule("backward pass")
         console.print(report_view(r.report))
@@ -66,17 +67,17 @@ def vase_cmd(
             paths.append(r.applied.corrections)
 
         before, after = r.first_outcome, r.second_outcome
-        lessons = "; ".join(f"e{e.id} {e.key}" for e in r.applied.entries) or "none"  # type: ignore[union-attr]
+        lessons = "; ".join(f"e{e.id} {escape(e.key)}" for e in r.applied.entries) or "none"  # type: ignore[union-attr]
         console.rule()
-        console.print(f"[bold]summary[/]: run 1 broke {len(before.broken)} ({', '.join(n for n, _ in before.broken)}), "
+        console.print(f"[bold]summary[/]: run 1 broke {len(before.broken)} ({escape(', '.join(n for n, _ in before.broken))}), "
                       f"time {before.time}; {len(r.report.blamed)} node(s) blamed of {len(r.report.visits)} visited; "
                       f"lessons {lessons}; run 2 broke {len(after.broken)}, time {after.time}.")  # type: ignore[union-attr]
-        console.print("[dim]saved " + ", ".join(map(str, paths)) + "[/]")
+        console.print("[dim]saved " + escape(", ".join(map(str, paths))) + "[/]")
         if after.broken:  # type: ignore[union-attr]
             raise typer.Exit(1)
 
 
 def _outcome(out: vase.Outcome) -> None:
     for line in out.log:
-        console.print(("[red]" if "broke" in line else "") + line + ("[/]" if "broke" in line else ""))
+        console.print(escape(line), style="red" if "broke" in line else None)
     console.print(f"time taken: {out.time}")
