@@ -67,7 +67,7 @@ SETTINGS: dict[str, dict[str, Any]] = {
 # H': training questions, steps, and the task size used (the task's default unless named).
 # Permutation at 6 elements (exponents 2-11): at 4 there are only 576 questions, too few to hold 100 out.
 # Multiply gets more steps (92% at 5,000, 90% at 3,000, 5% at 1,500): its H' must copy 6- and 7-digit subanswers into the sum, digit by digit.
-HPRIME = {"permutation": dict(questions=300, steps=1_500, size=6), "multiply": dict(questions=300, steps=5_000),
+HPRIME = {"permutation": dict(questions=300, steps=1_500, size=6), "multiply": dict(questions=1_000, steps=6_000),
           "sorted": dict(questions=300, steps=1_500), "length": dict(questions=300, steps=1_500)}
 
 

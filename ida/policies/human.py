@@ -19,6 +19,7 @@ from collections.abc import Callable
 from rich.console import Console, Group, RenderableType
 from rich.text import Text
 
+from ida import terminal
 from ida.actions import Action, ActionError, parse_action
 from ida.hypertext import HypertextError, parse
 from ida.render import workspace_view
@@ -85,7 +86,7 @@ class HumanPolicy:
         footer: Callable[[Workspace], str] | None = None,
         above: Callable[[Workspace], RenderableType | None] | None = None,
     ) -> None:
-        self.console = console or Console(highlight=False)
+        self.console = console or terminal.Console(highlight=False)  # data shown, never obeyed
         self.read = read or self._read_terminal
         self.commands: dict[str, Callable[[Workspace], None]] = {"help": self._help, "raw": self._raw,
                                                                  **(commands or {})}

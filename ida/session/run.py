@@ -24,6 +24,7 @@ from collections.abc import Callable, Sequence
 from rich.console import Console
 from rich.text import Text
 
+from ida import terminal
 from ida.actions import Action, ActionError
 from ida.engine import run
 from ida.errors import IdaError
@@ -108,7 +109,7 @@ class Session:
         self.info = info
         self.store = store
         self.db = db
-        self.console = console or Console(highlight=False)
+        self.console = console or terminal.Console(highlight=False)  # data shown, never obeyed
         self.human = HumanPolicy(self.console, read=read, suggest=suggest, footer=self._footer, above=self._above,
                                  commands={"undo": self._undo, "tree": self._tree})
         self.pending: list[tuple[int, str, str, str]] = []  # automated actions not yet written
