@@ -46,6 +46,7 @@ def run(  # noqa: C901
     stack: list[tuple[Node, Workspace]] = []
     open_questions: set[str] = set()  # addresses on the stack: the loop guard
     answered: dict[tuple[str, int | None], int] = {}  # memo: (address, db revision) -> node id
+    answered_once: set[str] = set()  # addresses in `answered`, at any revision
     left = budget
 
     def open_node(q: Message, depth: int, parent: int | None) -> Node:
@@ -63,9 +64,11 @@ def run(  # noqa: C901
         stack.pop()
         open_questions.discard(node.question.address)
         if failure is None and memo:
-            # Keyed by the revision last read (at the latest ask): every answer that went into
-            # this one was computed at or before it. One read per ask, not two per node.
+            # Keyed by the revision last read. It is read only where a hit is possible (at an
+            # ask of a question answered before), not at every ask: a key may lag the database,
+            # which costs a missed hit, never a stale one, since revisions only grow.
             answered[(node.question.address, seen_revision)] = node.id
+            answered_once.add(node.question.address)
         if stack:
             parent, pws = stack[-1]
             deliver(parent, pws, parent.steps[-1], answer)
@@ -110,7 +113,8 @@ def run(  # noqa: C901
                         reason = f"depth limit {max_depth} reached"
                     if reason is not None:
                         deliver(node, ws, step, _failure(reason))
-                    elif memo and (hit := answered.get((q.address, revision()))) is not None:
+                    elif (memo and q.address in answered_once
+                          and (hit := answered.get((q.address, revision()))) is not None):
                         step.child = hit
                         nodes[hit].parents.append(node.id)
                         deliver(node, ws, step, nodes[hit].answer)  # type: ignore[arg-type]

@@ -276,3 +276,24 @@ def test_a_database_on_a_read_only_medium_reads_and_refuses_writes_in_one_line(r
     assert r.returncode == 0 and "vase" in r.stdout, r.stderr
     r = cli("db", "rm", "e1", "--db", str(path))
     assert r.returncode == 2 and "read-only" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_an_answer_computed_across_another_process_write_is_not_reused(tmp_path):
+    """The revision is read only at asks that could hit, so a node answered while another
+    process wrote is keyed by the older revision: asked again, it is a miss, never stale."""
+    path = tmp_path / "exp.sqlite"
+    writes = iter([True])
+
+    @ida.scripted
+    def policy(ws):
+        if ws.question_text == "leaf":
+            if next(writes, False):  # the first leaf only: a write while it is being answered
+                add_from_another_process(path, "lesson")
+            return "leaf answer"
+        yield "ask leaf"
+        yield "ask leaf"
+        return "done"
+
+    with ExperienceDB(path) as db:
+        tree = ida.run("root", policy, db=db)
+    assert len(tree) == 3 and tree.db_revision == 1  # the second ask saw revision 1: a new leaf
