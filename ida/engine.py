@@ -2,9 +2,10 @@
 
 The loop is iterative so a tree 10,000 deep never touches Python's recursion limit.
 `ask` suspends the asking node and opens a child; the child's reply resumes the parent.
-With memoization an identical question (same content address, same database revision)
-reuses the node already answered, so the tree is a DAG and costs one node per distinct
-question. A question that is its own ancestor is a loop; an exhausted budget or depth
+With memoization an identical question reuses the node already answered, so the tree is a
+DAG and costs one node per distinct question. An answer whose subtree looked nothing up holds
+at any database revision; one that did is reused only while the database stands at the
+revision its lookups read, so a write by another process is seen and nothing stale is reused. A question that is its own ancestor is a loop; an exhausted budget or depth
 limit gives failure answers, never an exception.
 """
 
@@ -45,8 +46,9 @@ def run(  # noqa: C901
     nodes: list[Node] = []
     stack: list[tuple[Node, Workspace]] = []
     open_questions: set[str] = set()  # addresses on the stack: the loop guard
-    answered: dict[tuple[str, int | None], int] = {}  # memo: (address, db revision) -> node id
-    answered_once: set[str] = set()  # addresses in `answered`, at any revision
+    answered: dict[str, int] = {}  # memo, answers that looked nothing up: address -> node id
+    answered_at: dict[str, tuple[int, int]] = {}  # answers that did: address -> (revision read, node id)
+    read_at: dict[int, int] = {}  # node id -> the lowest revision its subtree's lookups read
     left = budget
 
     def open_node(q: Message, depth: int, parent: int | None) -> Node:
@@ -64,27 +66,34 @@ def run(  # noqa: C901
         stack.pop()
         open_questions.discard(node.question.address)
         if failure is None and memo:
-            # Keyed by the revision last read. It is read only where a hit is possible (at an
-            # ask of a question answered before), not at every ask: a key may lag the database,
-            # which costs a missed hit, never a stale one, since revisions only grow.
-            answered[(node.question.address, seen_revision)] = node.id
-            answered_once.add(node.question.address)
+            address = node.question.address
+            if (rev := read_at.get(node.id)) is None:
+                answered[address] = node.id
+            elif rev >= answered_at.get(address, (rev, 0))[0]:  # revisions only grow: keep the latest
+                answered_at[address] = (rev, node.id)
         if stack:
             parent, pws = stack[-1]
+            rests_on(parent.id, read_at.get(node.id))
             deliver(parent, pws, parent.steps[-1], answer)
+
+    def rests_on(node_id: int, rev: int | None) -> None:
+        """The node's answer rests on the database at `rev` (a lookup of its own or below it)."""
+        if rev is not None:
+            read_at[node_id] = min(rev, read_at.get(node_id, rev))
+
+    def memo_hit(address: str) -> int | None:
+        """The node that answered `address`, if its answer holds now. The database is read only
+        for an answer that looked something up, and it holds only at the lowest revision its
+        lookups read: a higher one means the database changed under them."""
+        if (hit := answered.get(address)) is not None:
+            return hit
+        if db is not None and (at := answered_at.get(address)) is not None and at[0] == db.revision:
+            return at[1]
+        return None
 
     def deliver(node: Node, ws: Workspace, step: Step, answer: Message) -> None:
         step.result = ws.show(answer)
         ws.record(step.action, f"answer: {step.result}", step.result, "ask")
-
-    seen_revision: int | None = None
-
-    def revision() -> int | None:
-        nonlocal seen_revision
-        seen_revision = db.revision if db is not None else None
-        return seen_revision
-
-    seen_revision = revision()
 
     open_node(root_q, 0, None)
     with gc_paused():
@@ -113,10 +122,10 @@ def run(  # noqa: C901
                         reason = f"depth limit {max_depth} reached"
                     if reason is not None:
                         deliver(node, ws, step, _failure(reason))
-                    elif (memo and q.address in answered_once
-                          and (hit := answered.get((q.address, revision()))) is not None):
+                    elif memo and (hit := memo_hit(q.address)) is not None:
                         step.child = hit
                         nodes[hit].parents.append(node.id)
+                        rests_on(node.id, read_at.get(hit))
                         deliver(node, ws, step, nodes[hit].answer)  # type: ignore[arg-type]
                     else:
                         step.child = len(nodes)
@@ -124,6 +133,8 @@ def run(  # noqa: C901
                 else:
                     step.action = action.render()
                     _local(action, ws, step, db)
+                    if step.lookup is not None and db is not None:
+                        rests_on(node.id, step.lookup.revision)
             except (ActionError, HypertextError) as e:
                 # A malformed action costs a step and is shown to the policy, which may try again.
                 step.error = str(e)
@@ -131,7 +142,7 @@ def run(  # noqa: C901
                 ws.record(step.action, step.result, step.result, step.kind, step.error)
 
     return Tree(nodes=nodes, run_id=run_id or uuid.uuid4().hex[:12], task=task,
-                db_revision=revision(), created=datetime.now(timezone.utc).isoformat(timespec="seconds"))
+                db_revision=db.revision if db is not None else None, created=datetime.now(timezone.utc).isoformat(timespec="seconds"))
 
 
 def _local(action: Action, ws: Workspace, step: Step, db: ExperienceDB | None) -> None:
@@ -144,9 +155,8 @@ def _local(action: Action, ws: Workspace, step: Step, db: ExperienceDB | None) -
         ws.record(step.action, f"{action.arg}: {step.result}" if step.result else f"{action.arg} is empty", step.result,
                   "unlock")
     elif action.kind == "lookup":
-        entries = db.lookup(action.arg, k=LOOKUP_K) if db is not None else []
-        step.lookup = LookupRecord(query=action.arg, entry_ids=[e.id for e in entries],
-                                   revision=db.revision if db is not None else 0)
+        entries, revision = db.lookup_with_revision(action.arg, k=LOOKUP_K) if db is not None else ([], 0)
+        step.lookup = LookupRecord(query=action.arg, entry_ids=[e.id for e in entries], revision=revision)
         step.result = "\n".join(e.render() for e in entries) or "nothing found"
         ws.record(step.action, step.result, step.result, "lookup")
     else:  # scratch: a note to self, shown in the workspace

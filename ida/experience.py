@@ -397,7 +397,13 @@ class ExperienceDB:
         return tuple(row) if row else (None, None, None)
 
     def lookup(self, query: str, k: int = 5) -> list[Entry]:
-        """Entries whose key is the query (case-insensitive) first, then FTS5 bm25 rank over key and text.
+        """Entries whose key is the query, then ranked matches: see `lookup_with_revision`."""
+        return self.lookup_with_revision(query, k)[0]
+
+    def lookup_with_revision(self, query: str, k: int = 5) -> tuple[list[Entry], int]:
+        """Entries, and the revision they were read at (in the same snapshot, so the two agree).
+
+        Entries whose key is the query (case-insensitive) first, then FTS5 bm25 rank over key and text.
 
         A word that matches more than RANK_WINDOW entries says little (low idf) and is costly,
         so the rarer words of a query are ranked first and the full query only fills the
@@ -406,9 +412,10 @@ class ExperienceDB:
         """
         query = query.strip()
         if not query or k <= 0:
-            return []
+            return [], self.revision
         k = min(k, 2**62)  # asking for more than exist is asking for all; SQLite's LIMIT is an int64
         with self._snapshot():
+            revision = self.revision
             found = [
                 self._entry(r) for r in self._conn.execute(
                     f"SELECT {self._ENTRY_COLS} FROM entries WHERE key_fold = ? AND live = 1 ORDER BY entries.id LIMIT ?",
@@ -422,7 +429,7 @@ class ExperienceDB:
                     break
                 seen = {e.id for e in found}
                 found += [e for e in self._ranked(fts_query(group), k + len(seen)) if e.id not in seen][: k - len(found)]
-            return found
+            return found, revision
 
     def _window_start(self, expr: str) -> int | None:
         """Lowest rowid among the newest RANK_WINDOW matches, or None when there are fewer."""

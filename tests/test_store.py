@@ -201,6 +201,7 @@ def test_the_next_ask_after_another_process_writes_is_not_a_memo_hit(tmp_path):
         @ida.scripted
         def policy(ws):
             if ws.question_text == "leaf":
+                yield "lookup lesson"  # an answer that rests on the database
                 return "leaf answer"
             yield "ask leaf"
             if edit_between:
@@ -279,14 +280,15 @@ def test_a_database_on_a_read_only_medium_reads_and_refuses_writes_in_one_line(r
 
 
 def test_an_answer_computed_across_another_process_write_is_not_reused(tmp_path):
-    """The revision is read only at asks that could hit, so a node answered while another
-    process wrote is keyed by the older revision: asked again, it is a miss, never stale."""
+    """A leaf looks up at revision 0 and another process writes before it replies: its answer
+    is keyed by revision 0, so asked again at revision 1 it is a miss, never stale."""
     path = tmp_path / "exp.sqlite"
     writes = iter([True])
 
     @ida.scripted
     def policy(ws):
         if ws.question_text == "leaf":
+            yield "lookup lesson"
             if next(writes, False):  # the first leaf only: a write while it is being answered
                 add_from_another_process(path, "lesson")
             return "leaf answer"
@@ -297,3 +299,81 @@ def test_an_answer_computed_across_another_process_write_is_not_reused(tmp_path)
     with ExperienceDB(path) as db:
         tree = ida.run("root", policy, db=db)
     assert len(tree) == 3 and tree.db_revision == 1  # the second ask saw revision 1: a new leaf
+
+
+def test_an_answer_that_looked_something_up_is_not_reused_after_another_process_writes(tmp_path):
+    """The node looks up (revision 0), another process writes, then the node asks a question
+    answered before (which reads revision 1) and replies. Its answer rests on revision 0's
+    entries: asked again at revision 1 it must be answered anew, not reused."""
+    path = tmp_path / "exp.sqlite"
+    writes = iter([True])
+
+    @ida.scripted
+    def policy(ws):
+        if ws.question_text == "leaf":
+            return "leaf answer"
+        if ws.question_text == "reader":
+            found = yield "lookup vase"
+            if next(writes, False):
+                add_from_another_process(path, "vase")
+            yield "ask leaf"
+            return "read " + found
+        yield "ask leaf"
+        yield "ask reader"
+        yield "ask reader"
+        return "done"
+
+    with ExperienceDB(path) as db:
+        tree = ida.run("root", policy, db=db)
+    readers = [n for n in tree.nodes if n.question.text() == "reader"]
+    assert len(readers) == 2, [n.question.text() for n in tree.nodes]
+    assert readers[0].answer_text == "read nothing found" and readers[1].answer_text != readers[0].answer_text
+    leaves = [n for n in tree.nodes if n.question.text() == "leaf"]
+    assert len(leaves) == 1  # the leaf looked nothing up: its answer holds at any revision
+
+
+def test_the_revision_is_not_read_for_answers_that_looked_nothing_up(tmp_path, monkeypatch):
+    @ida.scripted
+    def policy(ws):
+        if ws.question_text == "leaf":
+            return "leaf answer"
+        for _ in range(3):
+            yield "ask leaf"
+        return "done"
+
+    with ExperienceDB(tmp_path / "exp.sqlite") as db:
+        reads = []
+        real = type(db).revision.fget
+        monkeypatch.setattr(type(db), "revision", property(lambda self: reads.append(1) or real(self)))
+        tree = ida.run("root", policy, db=db)
+    assert len(tree) == 2 and tree.nodes[0].children == [1, 1, 1]
+    assert len(reads) == 1  # for the tree's record only: none at the two hits
+
+
+def test_an_answer_rests_on_the_lookups_below_it_asked_or_reused(tmp_path):
+    """`outer` reuses `inner` (a lookup) and `wrapper` asks `deep` (a lookup): both rest on the
+    database through their children, so after another process writes both are answered anew."""
+    path = tmp_path / "exp.sqlite"
+
+    @ida.scripted
+    def policy(ws):
+        q = ws.question_text
+        if q in ("inner", "deep"):
+            found = yield "lookup vase"
+            return found
+        if q in ("outer", "wrapper"):
+            got = yield "ask " + ("inner" if q == "outer" else "deep")
+            return got
+        yield "ask inner"
+        yield "ask outer"
+        yield "ask wrapper"
+        add_from_another_process(path, "vase")
+        yield "ask outer"
+        yield "ask wrapper"
+        return "done"
+
+    with ExperienceDB(path) as db:
+        tree = ida.run("root", policy, db=db)
+    asked = [n.question.text() for n in tree.nodes]
+    assert asked.count("outer") == 2 and asked.count("wrapper") == 2, asked
+    assert tree.nodes[0].steps[3].result != tree.nodes[0].steps[1].result  # the new entry is seen
