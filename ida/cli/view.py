@@ -24,7 +24,7 @@ def view_cmd(
     port: int = typer.Option(8000, "--port", min=0, max=65535, help="Port for --serve (0: any free one)."),
 ) -> None:
     """Write one self-contained HTML page (no network) showing the runs, their blame and their diff."""
-    from ida.view import open_runs, write_page
+    from ida.view import DiffError, open_runs, write_page
 
     if serve:
         _serve(transcripts, port)
@@ -33,7 +33,10 @@ def view_cmd(
         raise IdaError("give at least one transcript (or --serve FOLDER)")
     runs = open_runs(transcripts, report)
     path = out or transcripts[0].with_suffix(".html")
-    write_page(path, runs, diff=diff)
+    try:
+        write_page(path, runs, diff=diff)
+    except DiffError as e:
+        raise IdaError(f"{e} (--no-diff shows them without one)") from None
     nodes = sum(len(r.tree) for r in runs)
     console.print(f"wrote {escape(str(path))} ({len(runs)} run(s), {nodes} nodes"
                   + (f", {sum(r.report is not None for r in runs)} report(s)" if any(r.report for r in runs) else "") + ")")

@@ -216,7 +216,7 @@
     put(box, el("h2", null, "node #" + n), kv("question", R.q[n]),
       R.fail[n] ? kv("failure", R.fail[n]) : null, kv("answer", R.a[n] === null ? "(none)" : R.a[n]),
       kv("policy", `${pname} (${kind})`), kv("cost", R.cost[n] + " action(s)"), kv("depth", R.depth[n]),
-      R.np[n] > 1 ? kv("shared", `asked by ${R.np[n]} parents (memoized: one node, reused)`) : null);
+      R.np[n] > 1 ? kv("shared", `asked ${R.np[n]} times (memoized: one node, reused)`) : null);
     const p = firstParents(cur)[n];
     if (p >= 0) box.append(el("div", "kv", "asked by ", link(p)));
     const rep = visitsOf(cur), v = rep && rep._byNode[n];

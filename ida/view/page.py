@@ -90,6 +90,15 @@ def render_html(payload: Payload, details: list[dict[str, Any]]) -> str:
     return _SLOT.sub(lambda m: parts[m[1]], _asset("page.html"))  # one pass: inserted text is never rescanned
 
 
+def write_curves_page(path: str | Path, title: str, xs: list[int], curves: dict[str, list[float]],
+                      columns: list[str], rows: list[list[str]]) -> Path:
+    """A page of curves (fractions against steps, drawn as inline SVG) and the table beside them."""
+    from ida.view.svg import curves_svg
+
+    figure = Curves(title=title, svg=curves_svg(xs, curves), columns=columns, rows=rows)
+    return write_page(path, [], title=title, curves=figure)
+
+
 def write_page(path: str | Path, runs: list[RunInput], title: str | None = None, diff: bool = True,
                curves: Curves | None = None) -> Path:
     """Build and write the page, atomically."""

@@ -4,8 +4,8 @@ Two blobs, so that a big tree's first screen needs only the first:
 
 * the summary (`Payload`): per run, column arrays, one entry a node: `q` question, `a` answer
   (null: none), `fail` failure reason, `pol` index into `policies` ([name, kind]), `cost`
-  (actions), `kids` distinct children in ask order, `np` distinct parents (above 1: a shared,
-  memoized node), `depth`; plus the backward reports, the run diffs and iterate's curves.
+  (actions), `kids` distinct children in ask order, `np` the times it was asked (above 1: a
+  shared node, reused by memoization, by one parent or several), `depth`; plus the backward reports, the run diffs and iterate's curves.
 * the details, one per run, parsed by the page only when a workspace is opened: `lines` each
   node's workspace, `steps` each node's steps as [kind, action, result, lines seen, child or
   -1, error, lookup: [query, entry ids, db revision] or null], `ptr` for nodes whose
@@ -78,20 +78,19 @@ def run_columns(tree: Tree, label: str, path: str | None = None) -> dict[str, An
                    created=tree.created, corrects=tree.corrects, nodes=len(tree), path=path)
     policies: dict[str, int] = {}
     q, a, fail, pol, cost, kids, depth = [], [], [], [], [], [], []
-    parents = [0] * len(tree)
+    asked = [0] * len(tree)
     for n in tree.nodes:
         q.append(n.question.text())
         a.append(n.answer_text)
         fail.append(n.failure)
         pol.append(policies.setdefault(n.policy, len(policies)))
         cost.append(len(n.steps))
-        ks = list(dict.fromkeys(n.children))
-        for c in ks:
-            parents[c] += 1
-        kids.append(ks)
+        for c in n.children:
+            asked[c] += 1
+        kids.append(list(dict.fromkeys(n.children)))
         depth.append(n.depth)
     return {**info.model_dump(), "q": q, "a": a, "fail": fail, "pol": pol,
-            "policies": [[p, policy_kind(p)] for p in policies], "cost": cost, "kids": kids, "np": parents,
+            "policies": [[p, policy_kind(p)] for p in policies], "cost": cost, "kids": kids, "np": asked,
             "depth": depth}
 
 
