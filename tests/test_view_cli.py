@@ -130,3 +130,11 @@ def test_export_hf_rows_share_one_schema(cli, tmp_path):
     assert {r["mode"] for r in rows} == {"policy", "answer"}
     root_answer = next(r for r in rows if r["mode"] == "answer" and r["node"] == 0)
     assert root_answer["completion"] == "1761669" and root_answer["step"] == -1
+
+
+@pytest.mark.parametrize("args, words", [
+    (["view"], "give at least one transcript"),
+    (["view", "--serve", "no-such-folder"], "not a folder"),
+])
+def test_view_usage_mistakes_are_one_line(cli, args, words):
+    _one_line_exit_2(cli(*args), words)

@@ -262,6 +262,7 @@
       box.append(d);
     });
     box.append(el("div", "muted", "the workspace at the end:"), el("pre", "final", lines.join("\n")));
+    box.scrollIntoView({ block: "start" });
     const ptr = D.ptr[n];
     if (ptr && ptr.length) {
       box.append(el("h3", null, "pointers"));
@@ -354,7 +355,7 @@
     t.append(el("tr", null, ...DATA.curves.columns.map((h) => el("th", null, h))));
     for (const r of DATA.curves.rows) t.append(el("tr", null, ...r.map((x) => el("td", null, x))));
     c.append(t);
-    if (!DATA.runs.length) document.querySelector("main").hidden = true;
+    if (!DATA.runs.length) for (const x of [document.querySelector("main"), $("search"), $("keys")]) x.hidden = true;
   }
   if (DATA.runs.length) switchRun(0);
   requestAnimationFrame(() => { document.body.dataset.ready = String(performance.now()); });
