@@ -24,7 +24,8 @@ LIST_PAGE = """<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title
 
 
 def transcripts_in(folder: Path) -> list[Path]:
-    return sorted(p.relative_to(folder) for p in folder.rglob("*.jsonl") if p.is_file())
+    # `ida export --format hf` rows are .jsonl too, but no transcript
+    return sorted(p.relative_to(folder) for p in folder.rglob("*.jsonl") if p.is_file() and not p.name.endswith(".hf.jsonl"))
 
 
 def list_page(folder: Path) -> str:
