@@ -3,7 +3,7 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test bench setup clean
+.PHONY: demo test bench setup browser clean
 
 $(BIN)/ida: pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -13,7 +13,16 @@ $(BIN)/ida: pyproject.toml
 	$(BIN)/pip install -q -e '.[test]'
 	touch $(BIN)/ida
 
-setup: $(BIN)/ida
+setup: $(BIN)/ida browser
+
+# Headless Chromium for the viewer's browser tests (Debian's packages; nothing else is downloaded).
+# Installed when we are root with apt-get; otherwise, or if it fails, those tests skip and say why.
+browser:
+	@if command -v chromium >/dev/null && command -v chromedriver >/dev/null; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null) \
+		|| echo "chromium not installed: the browser tests will skip"; \
+	else echo "no chromium: the browser tests will skip (as root: apt-get install -y chromium chromium-driver)"; fi
 
 demo: setup
 	$(BIN)/ida vase

@@ -1,11 +1,21 @@
-"""Trees as graphs for other tools: GraphML (networkx reads it back), Graphviz DOT, node-link JSON."""
+"""Trees for other tools: GraphML (networkx reads it back), Graphviz DOT, node-link JSON,
+OpenTelemetry/OpenInference spans (see ida.otel) and dataset rows.
+
+`hf` rows are JSON Lines, one distillation pair a line, loadable with Hugging Face
+`datasets.load_dataset("json", data_files=PATH)`; every row has the same columns (the
+schema is `HF_COLUMNS`, described in the README): `mode` is "policy" (prompt: the rendered
+workspace a step saw, completion: the action it took) or "answer" (prompt: the question,
+completion: the node's answer). Steps the engine refused and failed answers are left out,
+as distillation leaves them out.
+"""
 
 from __future__ import annotations
 
 import io
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
 
 from ida.errors import IdaError
 from ida.files import write_atomic
@@ -14,7 +24,10 @@ from ida.tree import Tree
 if TYPE_CHECKING:
     import networkx as nx
 
-FORMATS = ("graphml", "dot", "json")
+    from ida.overseer.saved import ReportFile
+
+FORMATS = ("graphml", "dot", "json", "otel", "hf")
+HF_COLUMNS = ("mode", "prompt", "completion", "question", "task", "run_id", "node", "step", "policy", "correction")
 
 
 def to_dot(g: nx.DiGraph) -> str:
@@ -31,10 +44,36 @@ def to_dot(g: nx.DiGraph) -> str:
     return "\n".join(lines) + "\n"
 
 
-def export(tree: Tree, fmt: str, path: str | Path) -> Path:
-    """Write `tree` as `fmt` to `path`, atomically: a failed export leaves the old file whole."""
+def hf_rows(tree: Tree) -> Iterator[dict[str, Any]]:
+    """The distillation pairs of one tree as rows of `HF_COLUMNS` (step -1: an answer row)."""
+    from ida.actions import failed
+    from ida.distill.data import _rejected  # the one rule for what distillation imitates
+
+    fix = tree.corrects is not None
+    for n in tree.nodes:
+        q = n.question.text()
+        for i, s in enumerate(n.steps):
+            if not _rejected(s):
+                yield {"mode": "policy", "prompt": n.workspace_at(i), "completion": s.action, "question": q,
+                       "task": tree.task, "run_id": tree.run_id, "node": n.id, "step": i, "policy": n.policy,
+                       "correction": fix or s.corrects is not None}
+        a = n.answer_text
+        if a is not None and n.failure is None and not failed(a):
+            yield {"mode": "answer", "prompt": q, "completion": a, "question": q, "task": tree.task,
+                   "run_id": tree.run_id, "node": n.id, "step": -1, "policy": n.policy, "correction": fix}
+
+
+def export(tree: Tree, fmt: str, path: str | Path, report: ReportFile | None = None) -> Path:
+    """Write `tree` as `fmt` to `path`, atomically: a failed export leaves the old file whole.
+    `report` (a saved backward report about this tree) adds the blame to `otel` spans."""
     if fmt not in FORMATS:
         raise IdaError(f"unknown format {fmt!r}; choose from {', '.join(FORMATS)}")
+    if fmt == "otel":
+        from ida.otel import otel_trace
+
+        return write_atomic(path, json.dumps(otel_trace(tree, report, _version()), ensure_ascii=False) + "\n")
+    if fmt == "hf":
+        return write_atomic(path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in hf_rows(tree)))
     import networkx as nx  # here, not at the top: `import ida` stays light
 
     g = tree.to_networkx()
@@ -47,3 +86,12 @@ def export(tree: Tree, fmt: str, path: str | Path) -> Path:
     else:
         data = json.dumps(nx.node_link_data(g, edges="edges"), indent=1)
     return write_atomic(path, data)
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("ida")
+    except PackageNotFoundError:
+        return ""

@@ -1,5 +1,7 @@
 """`ida distill` / `ida eval` / `ida iterate`, amplification and task evaluation, at toy sizes."""
 
+import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -187,6 +189,9 @@ def test_iterate_with_nothing_held_out_scores_the_training_questions(app, tmp_pa
     flat = " ".join(r.output.split())
     assert r.exit_code == 0 and "training questions: IDA" in flat, r.output
     assert "by exponent (training questions)" in flat and "trivial answer" in flat
+    page = (tmp_path / "cli" / "view.html").read_text()  # the curves drawn in the page, as inline SVG
+    curves = json.loads(re.search(r'id="ida-data">(.*?)</script>', page, re.S).group(1))["curves"]
+    assert curves["svg"].count("<polyline") == 3 and "IDA defers" in curves["svg"] and "model defers" in curves["columns"]
     res = iterate("permutation", tmp_path / "lib", rounds=1, questions=30, steps=5, held_out=0.0)
     assert res.heldout_questions == 0 and res.train_questions == len(task_questions(get_task("permutation"), 30, None, 0))
     row = res.rows[0]

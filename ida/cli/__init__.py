@@ -13,7 +13,7 @@ import sys
 
 import typer
 
-from ida.cli import db, distill, overseer, run, session, vase
+from ida.cli import db, distill, overseer, run, session, vase, view
 from ida.cli.common import error_line
 from ida.errors import IdaError
 
@@ -36,6 +36,7 @@ app.command("sessions")(session.sessions_cmd)
 app.command("distill")(distill.distill_cmd)
 app.command("eval")(distill.eval_cmd)
 app.command("iterate")(distill.iterate_cmd)
+app.command("view")(view.view_cmd)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -21,6 +21,7 @@ RUNS_DIR = Path("transcripts/runs")
 CORRECTIONS_DIR = Path("transcripts/corrections")
 SESSIONS_DIR = Path("transcripts/sessions")
 VASE_DIR = Path("transcripts/vase")
+FIX_DIR = Path("transcripts/fix")
 
 DbOpt = typer.Option(None, "--db", help="Experience database file (default: $IDA_DB, else .ida/experience.sqlite here).")
 CorrectionsOpt = typer.Option(CORRECTIONS_DIR, help="Where corrected steps are saved as a transcript.")

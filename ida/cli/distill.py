@@ -10,6 +10,7 @@ from enum import Enum
 from pathlib import Path
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from ida.cli.common import DeviceOpt, ThreadsOpt, console
@@ -200,8 +201,12 @@ def iterate_cmd(
                       f"{_pct(row.defer_rate)}{hp_line}; {scored}: IDA {_pct(row.ida_score)}, "
                       f"supervised {_pct(row.supervised_score)}")
         hp = [_pct(row.decomposer_defer_rate)] if learn_decomposer else []
-        t.add_row(str(row.round), str(row.steps), _pct(row.targets_correct), _pct(row.defer_rate), *hp,
-                  _pct(row.ida_score), _pct(row.supervised_score), str(row.h_calls), str(row.labels), f"{row.seconds:.0f}")
+        cells = [str(row.round), str(row.steps), _pct(row.targets_correct), _pct(row.defer_rate), *hp,
+                 _pct(row.ida_score), _pct(row.supervised_score), str(row.h_calls), str(row.labels), f"{row.seconds:.0f}"]
+        t.add_row(*cells)
+        page_rows.append(cells)
+
+    page_rows: list[list[str]] = []
 
     res = iterate(task, out, rounds=rounds, steps=steps, questions=questions, task_size=task_size, size=size.value,
                   batch_size=batch_size, held_out=held_out, seed=seed, device=device, supervised=supervised,
@@ -216,3 +221,14 @@ def iterate_cmd(
         d.add_row(str(row.difficulty), str(row.questions), _pct(row.ida), _pct(row.supervised), _pct(row.baseline))
     console.print(d)
     console.print(f"curves: {res.plot} (accuracy of each arm, and the share of subquestions the model defers)")
+    from ida.view.page import write_curves_page
+
+    rows = res.rows
+    page = write_curves_page(
+        out / "view.html", f"ida iterate {task}: accuracy ({scored}) and deferral by round", [r.steps for r in rows],
+        {"IDA": [r.ida_score for r in rows],
+         **({"supervised": [r.supervised_score or 0.0 for r in rows]} if supervised else {}),
+         "IDA defers": [r.defer_rate for r in rows],
+         **({"H' defers": [r.decomposer_defer_rate or 0.0 for r in rows]} if learn_decomposer else {})},
+        cols, page_rows)
+    console.print(f"page: {escape(str(page))}")

@@ -10,8 +10,9 @@ from rich.markup import escape
 
 from ida import tasks
 from ida.errors import IdaError
-from ida.cli.common import CorrectionsOpt, DbOpt, console, open_db
+from ida.cli.common import FIX_DIR, CorrectionsOpt, DbOpt, console, open_db
 from ida.overseer import FixStep, HumanOverseer, OracleOverseer, Overseer, RuleOverseer, apply, backward, fix
+from ida.overseer.saved import report_path, save_report
 from ida.render import report_view, tree_view
 from ida.transcript import load_transcript
 
@@ -25,17 +26,24 @@ def backward_cmd(
     db: Path | None = DbOpt,
     do_apply: bool = typer.Option(False, "--apply", help="Commit the edits to the database and save corrections."),
     corrections: Path = CorrectionsOpt,
+    report_out: Path | None = typer.Option(None, "--report-out", help="Where the report is saved for `ida view` "
+                                           "(default: beside the transcript, NAME.report.json)."),
 ) -> None:
     """Run the overseer backward pass on a saved tree: who is to blame for the root's answer?"""
     tree = load_transcript(transcript)
     task = tasks.all_tasks().get(tree.task or "")
     report = backward(tree, target, make_overseer(overseer, task, ask=console.input, show=console.print))
     console.print(report_view(report))
+    saved_to = report_out or report_path(transcript)
     if not do_apply:
+        save_report(report, saved_to)
+        console.print(f"[dim]report saved: {escape(str(saved_to))}[/]")
         if report.edits or report.corrections:
             console.print("[dim]dry run: add --apply to commit the edits and save the corrections[/]")
         return
     applied = apply(report, open_db(db) if report.edits else None, corrections)
+    save_report(report, saved_to, applied)
+    console.print(f"[dim]report saved: {escape(str(saved_to))}[/]")
     for e in applied.entries:
         console.print(f"committed [bold]e{e.id}[/] {escape(e.key)}: {escape(e.text)}  (revision {applied.revision})")
     for eid in applied.removed:
@@ -53,6 +61,8 @@ def fix_cmd(
     max_steps: int = typer.Option(5, help="Most forward-backward rounds."),
     db: Path | None = DbOpt,
     corrections: Path = CorrectionsOpt,
+    save_dir: Path = typer.Option(FIX_DIR, help="Where each round's transcript (and report) is saved."),
+    view: bool = typer.Option(False, "--view", help="Also write an HTML page of the rounds, their blame and diffs."),
 ) -> None:
     """Forward, check, backward, apply, forward again: until the root answer is right."""
     if max_steps < 1:
@@ -64,9 +74,14 @@ def fix_cmd(
     console.print(f"[bold]{escape(inst.question)}[/]  target: {escape(target)}  database: {escape(str(database.path))} "
                   f"(revision {database.revision})")
 
+    saved: list[Path] = []
+
     def show(step: FixStep) -> None:
         console.rule(f"round {len(result_steps) + 1}")
         result_steps.append(step)
+        saved.append(step.tree.save(save_dir / f"round{len(result_steps)}-{step.tree.run_id}.jsonl"))
+        if step.report is not None:
+            save_report(step.report, report_path(saved[-1]), step.applied)
         console.print(tree_view(step.tree, depth=2))
         if step.report is None:
             console.print(f"[green]right[/]: {escape(str(step.tree.answer))}")
@@ -80,6 +95,15 @@ def fix_cmd(
     edits = sum(len(s.report.edits) for s in result.steps if s.report)
     verdict = "[green]fixed[/]" if result.fixed else "[red]not fixed[/]"
     console.print(f"{verdict} after {len(result.steps)} round(s), {edits} database edit(s)")
+    console.print("[dim]saved " + escape(", ".join(map(str, saved))) + "[/]")
+    if view:
+        from ida.view import open_runs, write_page
+
+        runs = open_runs(saved)
+        for i, r in enumerate(runs, 1):
+            r.label = f"round {i}"
+        page = write_page(save_dir / f"fix-{result.steps[0].tree.run_id}.html", runs, title=f"ida fix: {inst.question}")
+        console.print(f"page: {escape(str(page))}")
     if not result.fixed:
         raise typer.Exit(1)
 

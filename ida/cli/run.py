@@ -70,17 +70,31 @@ class ExportFormat(str, Enum):
     graphml = "graphml"
     dot = "dot"
     json = "json"
+    otel = "otel"
+    hf = "hf"
+
+
+SUFFIXES = {"otel": ".otel.json", "hf": ".hf.jsonl"}
 
 
 def export_cmd(
     transcript: Path = typer.Argument(..., help="A transcript (.jsonl) written by ida."),
-    format: ExportFormat = typer.Option(ExportFormat.graphml, "--format", "-f", help="graphml, dot or json."),
+    format: ExportFormat = typer.Option(ExportFormat.graphml, "--format", "-f", help="graphml, dot, json, otel "
+                                        "(OpenTelemetry/OpenInference spans, OTLP JSON) or hf (dataset rows, JSON Lines)."),
     out: Path | None = typer.Option(None, "--out", "-o", help="Output file (default: beside the transcript)."),
+    report: Path | None = typer.Option(None, "--report", help="otel: a backward report about this run, for the "
+                                       "blame (default: the one saved beside the transcript, if any)."),
 ) -> None:
-    """Export a saved tree as a graph (GraphML, Graphviz DOT or node-link JSON)."""
+    """Export a saved tree: a graph (GraphML, DOT, node-link JSON), OpenTelemetry spans, or dataset rows."""
     from ida.export import export
+    from ida.overseer.saved import check_matches, load_report, report_path
 
     tree = load_transcript(transcript)
-    path = out or transcript.with_suffix(f".{format.value}")
-    export(tree, format.value, path)
+    path = out or transcript.with_suffix(SUFFIXES.get(format.value, f".{format.value}"))
+    found = report or (report_path(transcript) if format.value == "otel" else None)
+    saved = None
+    if found is not None and (report is not None or found.is_file()):
+        saved = load_report(found)
+        check_matches(saved, tree, found)
+    export(tree, format.value, path, saved)
     console.print(f"wrote {escape(str(path))} ({len(tree)} nodes)")

@@ -11,8 +11,10 @@ from rich.text import Text
 
 from ida.cli.common import VASE_DIR, console, open_db
 from ida.cli.overseer import make_overseer
+from ida.overseer.saved import report_path, save_report
 from ida.render import report_view, tree_view
 from ida.scenarios import vase
+from ida.tree import Tree
 
 
 
@@ -24,6 +26,7 @@ def vase_cmd(
     overseer: str = typer.Option("rules", "--overseer", help="rules (the scenario's local rules) or human (you assign the blame)."),
     seed: int = typer.Option(0, help="Seed for --room random."),
     save_dir: Path = typer.Option(VASE_DIR, help="Where both runs' transcripts are saved."),
+    view: bool = typer.Option(False, "--view", help="Also write an HTML page of both runs, the blame and the diff."),
 ) -> None:
     """Replay the breakable vase: run, break, backward pass, lesson, run again."""
     the_room = vase.parse_room(room, seed)
@@ -37,6 +40,8 @@ def vase_cmd(
                       f"(revision {database.revision})[/]")
         r = vase.replay(the_room, database, judge, corrections_dir=save_dir.parent / "corrections")
         paths = [r.first.save(save_dir / f"run1-{r.first.run_id}.jsonl")]
+        if r.report is not None:  # beside run 1's transcript, for `ida view`
+            paths.append(save_report(r.report, report_path(paths[0]), r.applied))
 
         console.rule("run 1")
         console.print(tree_view(r.first, depth=2))
@@ -45,6 +50,8 @@ def vase_cmd(
             console.print(f"[green]nothing broke[/]: the database already held the lessons. "
                           f"Summary: 0 broken, time {r.first_outcome.time}; no backward pass needed.")
             console.print(f"[dim]saved {escape(str(paths[0]))}[/]")
+            if view:
+                _page(save_dir, r.first, paths[:1])
             return
         console.rule("backward pass")
         console.print(report_view(r.report))
@@ -62,7 +69,8 @@ def vase_cmd(
             console.print(f"[magenta]#{changed}[/] now sees:")
             console.print(node.workspace_at(len(node.steps) - 1), markup=False)
         _outcome(r.second_outcome)  # type: ignore[arg-type]
-        paths.append(r.second.save(save_dir / f"run2-{r.second.run_id}.jsonl"))  # type: ignore[union-attr]
+        second = r.second.save(save_dir / f"run2-{r.second.run_id}.jsonl")  # type: ignore[union-attr]
+        paths.append(second)
         if r.applied and r.applied.corrections:
             paths.append(r.applied.corrections)
 
@@ -73,8 +81,20 @@ def vase_cmd(
                       f"time {before.time}; {len(r.report.blamed)} node(s) blamed of {len(r.report.visits)} visited; "
                       f"lessons {lessons}; run 2 broke {len(after.broken)}, time {after.time}.")  # type: ignore[union-attr]
         console.print("[dim]saved " + escape(", ".join(map(str, paths))) + "[/]")
+        if view:
+            _page(save_dir, r.first, [paths[0], second])
         if after.broken:  # type: ignore[union-attr]
             raise typer.Exit(1)
+
+
+def _page(save_dir: Path, first: Tree, transcripts: list[Path]) -> None:
+    from ida.view import open_runs, write_page
+
+    runs = open_runs(transcripts)  # run 1's report is read from beside its transcript
+    for r, label in zip(runs, ("run 1", "run 2")):
+        r.label = label
+    page = write_page(save_dir / f"vase-{first.run_id}.html", runs, title="ida vase: run 1, the backward pass, run 2")
+    console.print(f"page: {escape(str(page))}")
 
 
 def _outcome(out: vase.Outcome) -> None:
