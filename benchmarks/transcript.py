@@ -3,9 +3,10 @@
 (a) The `sorted` task at 100, 1,000 and 5,000 cells (a list nested that deep): transcript bytes
     per node and the slope of log bytes against log nodes (goal <= 1.05: linear, not quadratic).
 (b) A range-sum tree of --nodes nodes (see benchmarks/engine.py): run and save it, then, each
-    in a fresh subprocess, load it into a Tree and stream its summary (what `ida show` prints
-    above the tree). Peak memory per node (tracemalloc) for load and for the summary (goal
-    <= 300 B a node), and load time against run time (goal load <= run).
+    in a fresh subprocess: load it (a Tree whose nodes stay on disk), show it (load and draw
+    four levels, as `ida show`), summarize it, and walk every node (as an export does). Peak
+    memory per node (tracemalloc) to load and to show (goal <= 300 B a node), and load and
+    show time against run time (goal <= run).
 
     python benchmarks/transcript.py [--nodes N]     writes benchmarks/results/transcript.json
 """
@@ -29,9 +30,19 @@ from engine import range_sum  # noqa: E402
 from ida.tasks import get  # noqa: E402
 
 PHASE = """
-import json, sys, time, tracemalloc
+import io, json, sys, time, tracemalloc
 from ida.transcript import load_transcript, summarize
-read = load_transcript if sys.argv[1] == "load" else summarize
+
+def show(path):  # what `ida show` does: load, then draw the tree four levels deep
+    from rich.console import Console
+    from ida.render import tree_view
+    tree = load_transcript(path)
+    Console(file=io.StringIO(), width=120).print(tree_view(tree, depth=4))
+
+def walk(path):  # every node read once, as an export does
+    return sum(len(n.steps) for n in load_transcript(path).nodes)
+
+read = {"load": load_transcript, "summary": summarize, "show": show, "walk": walk}[sys.argv[1]]
 if sys.argv[3] == "memory":  # tracemalloc slows allocation several times: time is taken in another run
     tracemalloc.start()
 t = time.perf_counter()
@@ -47,9 +58,13 @@ def slope(xs: list[float], ys: list[float]) -> float:
     return sum((a - mx) * (b - my) for a, b in zip(lx, ly)) / sum((a - mx) ** 2 for a in lx)
 
 
-def phase(name: str, path: Path) -> dict:
-    """Seconds from one fresh process, peak traced bytes from another."""
-    return {"seconds": _phase(name, path, "time")["seconds"], "peak_bytes": _phase(name, path, "memory")["peak_bytes"]}
+def phase(name: str, path: Path, memory: bool = True) -> dict:
+    """Seconds from one fresh process, peak traced bytes from another (tracemalloc is slow)."""
+    out = {"seconds": _phase(name, path, "time")["seconds"]}
+    if memory:
+        out["peak_bytes"] = _phase(name, path, "memory")["peak_bytes"]
+    print(name, out, flush=True)
+    return out
 
 
 def _phase(name: str, path: Path, what: str) -> dict:
@@ -88,12 +103,16 @@ def main() -> None:
         save_s = time.perf_counter() - t
         size = path.stat().st_size
         del tree
-        load, show = phase("load", path), phase("summary", path)
+        load, show, summary = (phase(name, path) for name in ("load", "show", "summary"))
+        walk = phase("walk", path, memory=False)
     big = {
         "nodes": n, "bytes_per_node": round(size / n, 1), "run_s": round(run_s, 2), "save_s": round(save_s, 2),
         "load_s": round(load["seconds"], 2), "load_over_run": round(load["seconds"] / run_s, 3),
         "load_peak_bytes_per_node": round(load["peak_bytes"] / n, 1),
-        "summary_s": round(show["seconds"], 2), "summary_peak_bytes_per_node": round(show["peak_bytes"] / n, 1),
+        "show_s": round(show["seconds"], 2), "show_over_run": round(show["seconds"] / run_s, 3),
+        "show_peak_bytes_per_node": round(show["peak_bytes"] / n, 1),
+        "summary_s": round(summary["seconds"], 2), "summary_peak_bytes_per_node": round(summary["peak_bytes"] / n, 1),
+        "walk_every_node_s": round(walk["seconds"], 2),
     }
     print(big, flush=True)
     result = {

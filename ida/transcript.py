@@ -17,7 +17,9 @@ that full-text shape.
 
 Every reader goes through one validation (`_Checker`); a problem is one `TranscriptError`
 naming the file, line and reason. Reading iterates the file, never splitting its text at once:
-`str.splitlines()` would also split inside texts at U+2028, U+0085 and their kin.
+`str.splitlines()` would also split inside texts at U+2028, U+0085 and their kin. A loaded
+tree keeps only where each node and message lies, with the file open while the tree lives,
+and reads a node (rebuilding its messages and checking their addresses) when asked for.
 """
 
 from __future__ import annotations
@@ -25,10 +27,11 @@ from __future__ import annotations
 import os
 import stat
 from array import array
-from collections.abc import Iterator
+import weakref
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, overload
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
@@ -73,7 +76,7 @@ class MessageLine(_Line):
     kind: Literal["message"]
     id: Address
     text: str  # the top level; children as $1, $2, … in the order of refs
-    refs: list[Address] = []
+    refs: list[Address] = Field(default_factory=list)  # a factory: a [] default is deep-copied per line
 
 
 class StepLine(_Line):
@@ -94,10 +97,10 @@ class NodeLine(_Line):
     answer: Address | None = None
     failure: str | None = None
     policy: str = ""
-    parents: list[Count] = []
+    parents: list[Count] = Field(default_factory=list)
     depth: Count = 0
-    lines: list[str] = []
-    steps: list[StepLine] = []
+    lines: list[str] = Field(default_factory=list)
+    steps: list[StepLine] = Field(default_factory=list)
 
 
 _V2 = TypeAdapter(Annotated[MessageLine | NodeLine, Field(discriminator="kind")])
@@ -188,23 +191,129 @@ def _node_line(n: Node) -> NodeLine:
 
 
 def load_transcript(path: str | Path) -> Tree:
-    """Read a transcript (any version this ida reads) back into a `Tree`."""
-    path = Path(path)
-    nodes: list[Node] = []
-    messages: dict[str, Message] = {}
-    with gc_paused():  # a million nodes are a million long-lived objects and no cycles
+    """Read a transcript (any version this ida reads) as a `Tree` whose nodes stay on disk.
+
+    The whole file is validated in one streamed pass that keeps only where each node and
+    message lies in it (a few machine words each); a node is read, and its messages rebuilt
+    and their addresses checked, when it is asked for. So opening and showing a tree of a
+    million nodes holds a few hundred bytes a node, not the tree."""
+    return _index(Path(path))[1]
+
+
+def _index(path: Path) -> tuple[_Checker, Tree]:
+    with gc_paused():
         check = _Checker(path)
-        for lineno, rec in _lines(path, check):
-            if isinstance(rec, MessageLine):
-                messages[rec.id] = _message(path, lineno, rec, messages)
-            elif isinstance(rec, NodeLine):
-                nodes.append(_node(rec, messages))
-            else:
-                nodes.append(_node_v1(path, lineno, rec))
+        for _ in _lines(path, check):
+            pass
         check.finish()
     h = check.header
-    return Tree(nodes=nodes, run_id=h.run_id, task=h.task, db_revision=h.db_revision, created=h.created,
-                corrects=h.corrects, meta=h.meta, root=h.root)
+    nodes = _FileNodes(path, check)
+    nodes[h.root]  # read now, so a bad root says so at once; other nodes say so when read
+    return check, Tree(nodes=nodes, run_id=h.run_id, task=h.task, db_revision=h.db_revision, created=h.created,
+                       corrects=h.corrects, meta=h.meta, root=h.root)
+
+
+class _FileNodes(Sequence[Node]):
+    """The nodes of a validated transcript, read from the file when asked for. Recently read
+    nodes and messages are kept, within bounds, so walking a tree re-reads little."""
+
+    KEEP_NODES = 1 << 14
+    KEEP_MESSAGES = 1 << 16
+
+    def __init__(self, path: Path, check: _Checker) -> None:
+        self._path, self._version = path, check.version
+        self._node_at, self._message_at = check.node_at, check.message_at
+        self._stamp = check.stamp
+        self._file = open(path, "rb")  # noqa: SIM115 (closed by the finalizer: the tree owns it)
+        weakref.finalize(self, self._file.close)
+        self._nodes: dict[int, Node] = {}
+        self._messages: dict[str, Message] = {}
+
+    def __len__(self) -> int:
+        return len(self._node_at)
+
+    def __repr__(self) -> str:
+        return f"<{len(self)} nodes of {self._path}>"
+
+    @overload
+    def __getitem__(self, i: int) -> Node: ...
+    @overload
+    def __getitem__(self, i: slice) -> list[Node]: ...
+
+    def __getitem__(self, i: int | slice) -> Node | list[Node]:
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self)))]
+        if i < 0:
+            i += len(self)
+        if not 0 <= i < len(self):
+            raise IndexError(f"node {i} is not in {self._path}")
+        if (node := self._nodes.get(i)) is None:
+            if len(self._nodes) >= self.KEEP_NODES:
+                self._nodes.clear()
+            node = self._nodes[i] = self._read_node(i)
+        return node
+
+    def __iter__(self) -> Iterator[Node]:  # not kept: iterating a big tree stays lean
+        for i in range(len(self)):
+            yield self._nodes.get(i) or self._read_node(i)
+
+    def _read(self, offset: int, model: Any) -> Any:
+        st = os.fstat(self._file.fileno())
+        if (st.st_size, st.st_mtime_ns) != self._stamp:  # edited in place: the offsets no longer hold
+            raise self._changed()
+        self._file.seek(offset)
+        raw = self._file.readline()
+        try:
+            return _parse(self._path, 0, raw, model)
+        except TranscriptError:
+            raise self._changed() from None
+
+    def _changed(self) -> TranscriptError:
+        return TranscriptError(f"{self._path}: changed since it was read; load it again")
+
+    def _fail(self, offset: int) -> Callable[[str], TranscriptError]:
+        return lambda reason: TranscriptError(f"{self._path}:{_lineno(self._path, offset)}: {reason}")
+
+    def _read_node(self, i: int) -> Node:
+        offset = self._node_at[i]
+        if self._version == 1:
+            rec = self._read(offset, NodeRecord)
+            if rec.id != i:
+                raise self._changed()
+            return _node_v1(rec, self._fail(offset))
+        rec = self._read(offset, _V2)
+        if not isinstance(rec, NodeLine) or rec.id != i:
+            raise self._changed()
+        question = self.message(rec.question)
+        answer = None if rec.answer is None else self.message(rec.answer)
+        steps = [Step(action=s.action, result=s.result, ws_lines=s.ws, child=s.child, lookup=s.lookup,
+                      corrects=s.corrects, kind=s.kind, error=s.error) for s in rec.steps]
+        return Node(id=rec.id, question=question, depth=rec.depth, policy=rec.policy, parents=rec.parents,
+                    steps=steps, lines=rec.lines, answer=answer, failure=rec.failure)
+
+    def message(self, address: str) -> Message:
+        """The message at `address`, rebuilt from its line and its children's (no recursion:
+        lists nest deep), its address checked against its content."""
+        if len(self._messages) >= self.KEEP_MESSAGES:
+            self._messages.clear()
+        built = self._messages
+        stack = [address]
+        while stack:
+            a = stack[-1]
+            if a in built:
+                stack.pop()
+                continue
+            offset = self._message_at[int(a, 16)]
+            rec = self._read(offset, _V2)
+            if not isinstance(rec, MessageLine) or rec.id != a:
+                raise self._changed()
+            missing = [r for r in rec.refs if r not in built]
+            if missing:
+                stack.extend(missing)
+                continue
+            stack.pop()
+            built[a] = _message(rec, built, self._fail(offset))
+        return built[address]
 
 
 def read_transcript(path: str | Path) -> tuple[TranscriptHeader, list[NodeRecord]]:
@@ -235,44 +344,16 @@ class Summary:
 
 
 def summarize(path: str | Path) -> Summary:
-    """Stream a transcript through the same validation as `load_transcript`, keeping only counts
-    and the root's question and answer: memory stays bounded by a few bytes a node.
-
-    Messages are kept only until the root's line (the first node, in files ida writes), to give
-    its question and answer in full; after that only their addresses are remembered."""
-    path = Path(path)
-    with gc_paused():
-        check = _Checker(path)
-        out: Summary | None = None
-        early: dict[str, tuple[int, MessageLine]] | None = {}  # messages before the root's line
-        for lineno, rec in _lines(path, check):
-            if out is None:
-                out = Summary(check.header)
-            if isinstance(rec, MessageLine):
-                if early is not None:
-                    early[rec.id] = (lineno, rec)
-                continue
-            out.nodes += 1
-            out.steps += len(rec.steps)
-            out.failures += rec.failure is not None
-            out.max_depth = max(out.max_depth, rec.depth)
-            if rec.id == check.header.root:
-                if isinstance(rec, NodeRecord):
-                    out.question, out.answer = rec.question, rec.answer
-                else:
-                    built: dict[str, Message] = {}
-                    for at, m in (early or {}).values():
-                        built[m.id] = _message(path, at, m, built)
-                    out.question = built[rec.question].text()
-                    out.answer = None if rec.answer is None else built[rec.answer].text()
-                early = None
-        check.finish()
-    assert out is not None  # finish() refuses a transcript without nodes
-    return out
+    """What `ida show` prints above a tree, from the one validating pass and the root's node."""
+    check, tree = _index(Path(path))
+    root = tree.root_node
+    return Summary(check.header, nodes=len(tree), steps=check.steps, failures=check.failures,
+                   max_depth=check.max_depth, question=root.question.text(), answer=root.answer_text)
 
 
 def _lines(path: Path, check: _Checker) -> Iterator[tuple[int, MessageLine | NodeLine | NodeRecord]]:
-    """Validated records after the header, with their line numbers; the header goes to `check`."""
+    """Validated records after the header, with their line numbers; the header goes to `check`,
+    and each record with where it lies in the file."""
     try:
         st = os.stat(path)
     except FileNotFoundError:
@@ -281,18 +362,20 @@ def _lines(path: Path, check: _Checker) -> Iterator[tuple[int, MessageLine | Nod
         raise TranscriptError(f"{path}: cannot read: {e.strerror or e}") from None
     if not stat.S_ISREG(st.st_mode):  # a FIFO or a device would block or never end
         raise TranscriptError(f"{path}: not a regular file")
+    check.stamp = (st.st_size, st.st_mtime_ns)
     try:
         with open(path, "rb") as f:
-            lineno = 0
+            lineno = offset = 0
             for raw in f:  # split at b"\n" only: texts keep U+2028, U+0085, \r (JSON escapes \n)
                 lineno += 1
+                at, offset = offset, offset + len(raw)
                 if not raw.strip():
                     continue
                 if check.version is None:
                     check.start(_parse(path, lineno, raw, TranscriptHeader))
                     continue
                 rec = _parse(path, lineno, raw, _V2 if check.version == 2 else NodeRecord)
-                check.record(lineno, rec)
+                check.record(lineno, at, rec)
                 yield lineno, rec
     except OSError as e:
         raise TranscriptError(f"{path}: cannot read: {e.strerror or e}") from None
@@ -325,8 +408,10 @@ class _Checker:
         self.path = path
         self.version: int | None = None
         self.header: TranscriptHeader
-        self.messages: set[int] = set()  # addresses as integers: 40 bytes each, not 73
-        self.line_of = array("q")  # node id -> its line
+        self.message_at: dict[int, int] = {}  # address as an integer (40 bytes, not 73) -> offset
+        self.node_at = array("q")  # node id -> its offset in the file
+        self.steps = self.failures = self.max_depth = 0
+        self.stamp = (0, 0)  # size and mtime when the pass began: a later change is noticed
         self.first_edge = array("q", [0])  # node id -> where its children start in `edges`
         self.edges = array("q")  # children, node by node
         self.max_parent = -1
@@ -342,13 +427,13 @@ class _Checker:
             raise self.fail(1, f"unknown schema version {h.schema_version} (this ida reads {READS[0]}-{READS[-1]})")
         self.header, self.version = h, h.schema_version
 
-    def record(self, lineno: int, rec: MessageLine | NodeLine | NodeRecord) -> None:
+    def record(self, lineno: int, offset: int, rec: MessageLine | NodeLine | NodeRecord) -> None:
         if isinstance(rec, MessageLine):
             for ref in rec.refs:
                 self.known(lineno, ref)
-            self.messages.add(int(rec.id, 16))
+            self.message_at[int(rec.id, 16)] = offset
             return
-        n = len(self.line_of)
+        n = len(self.node_at)
         if rec.id != n:
             raise self.fail(lineno, f"node id {rec.id} out of order, expected {n}")
         if isinstance(rec, NodeLine):
@@ -358,19 +443,22 @@ class _Checker:
             for i, s in enumerate(rec.steps):
                 if s.ws > len(rec.lines):
                     raise self.fail(lineno, f"steps.{i}.ws: {s.ws} lines seen, the node has {len(rec.lines)}")
-        self.line_of.append(lineno)
+        self.node_at.append(offset)
+        self.steps += len(rec.steps)
+        self.failures += rec.failure is not None
+        self.max_depth = max(self.max_depth, rec.depth)
         self.edges.extend(s.child for s in rec.steps if s.child is not None)
         self.first_edge.append(len(self.edges))
         if rec.parents:
             self.max_parent = max(self.max_parent, max(rec.parents))
 
     def known(self, lineno: int, address: str) -> None:
-        if int(address, 16) not in self.messages:
+        if int(address, 16) not in self.message_at:
             raise self.fail(lineno, f"message {address} is used before it is defined")
 
     def finish(self) -> None:
         """Checks that need every node: the root, children and parents exist, no cycle."""
-        n = len(self.line_of)
+        n = len(self.node_at)
         if n == 0:
             raise self.fail(1, "a header and no nodes")
         if not self.header.root < n:
@@ -382,7 +470,7 @@ class _Checker:
             for j in range(self.first_edge[node], self.first_edge[node + 1]):
                 child = self.edges[j]
                 if child >= n:
-                    raise self.fail(self.line_of[node], f"a step points to missing node {child}")
+                    raise self.fail(_lineno(self.path, self.node_at[node]), f"a step points to missing node {child}")
                 indegree[child] += 1
         ready = [i for i in range(n) if indegree[i] == 0]  # Kahn: a DAG empties, a cycle is left over
         done = 0
@@ -396,33 +484,31 @@ class _Checker:
                     ready.append(child)
         if done < n:
             node = next(i for i in range(n) if indegree[i])
-            raise self.fail(self.line_of[node], f"node {node} is its own descendant (a cycle)")
+            raise self.fail(_lineno(self.path, self.node_at[node]), f"node {node} is its own descendant (a cycle)")
 
 
-def _message(path: Path, lineno: int, rec: MessageLine, messages: dict[str, Message]) -> Message:
+def _lineno(path: Path, offset: int) -> int:
+    """The line at byte `offset`, counted only for an error: no line number is kept per node."""
+    with open(path, "rb") as f:
+        return f.read(offset).count(b"\n") + 1
+
+
+def _message(rec: MessageLine, messages: dict[str, Message], fail: Callable[[str], TranscriptError]) -> Message:
     try:
         m = parse(rec.text, [messages[a] for a in rec.refs])
     except HypertextError as e:
-        raise TranscriptError(f"{path}:{lineno}: text: {e}") from None
+        raise fail(f"text: {e}") from None
     if m.address != rec.id:
-        raise TranscriptError(f"{path}:{lineno}: id {rec.id} is not the address of this message ({m.address})")
-    return messages.get(m.address, m)  # one object per content, as in memory
+        raise fail(f"id {rec.id} is not the address of this message ({m.address})")
+    return m
 
 
-def _node(rec: NodeLine, messages: dict[str, Message]) -> Node:
-    steps = [Step(action=s.action, result=s.result, ws_lines=s.ws, child=s.child, lookup=s.lookup,
-                  corrects=s.corrects, kind=s.kind, error=s.error) for s in rec.steps]
-    return Node(id=rec.id, question=messages[rec.question], depth=rec.depth, policy=rec.policy,
-                parents=rec.parents, steps=steps, lines=rec.lines,
-                answer=None if rec.answer is None else messages[rec.answer], failure=rec.failure)
-
-
-def _node_v1(path: Path, lineno: int, rec: NodeRecord) -> Node:
+def _node_v1(rec: NodeRecord, fail: Callable[[str], TranscriptError]) -> Node:
     try:
         question = parse(rec.question)
         answer = None if rec.answer is None else parse(rec.answer)
     except HypertextError as e:
-        raise TranscriptError(f"{path}:{lineno}: {e}") from None
+        raise fail(str(e)) from None
     node = Node(id=rec.id, question=question, depth=rec.depth, policy=rec.policy, parents=rec.parents,
                 answer=answer, failure=rec.failure)
     for s in rec.steps:

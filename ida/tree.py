@@ -8,6 +8,7 @@ format lives in `ida.transcript`.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -74,7 +75,7 @@ class Node:
 
 @dataclass
 class Tree:
-    nodes: list[Node]
+    nodes: Sequence[Node]  # a list when run; read from the file when loaded (`ida.transcript`)
     run_id: str
     task: str | None = None
     db_revision: int | None = None

@@ -121,8 +121,7 @@ MSG = {"kind": "message", "id": EMPTY, "text": ""}
 ])
 def test_every_reader_refuses_a_bad_file_in_one_line(tmp_path, records, reason):
     path = write(tmp_path / "t.jsonl", *records)
-    # The summary keeps no messages, so it cannot recompute their addresses; all else is shared.
-    readers = (load_transcript, read_transcript) if "address" in reason else (load_transcript, summarize, read_transcript)
+    readers = (load_transcript, summarize, read_transcript)
     for reader in readers:
         with pytest.raises(TranscriptError, match=reason) as e:
             reader(path)
@@ -167,3 +166,34 @@ def test_any_accepted_text_round_trips(tmp_path, question, answer):
     back = load_transcript(tree.save(tmp_path / "t.jsonl"))
     same(tree, back)
     assert back.answer == tree.answer
+
+
+def test_a_node_read_later_checks_its_messages_and_notices_a_changed_file(tmp_path):
+    """Loading validates the file's structure and reads the root; another node's messages are
+    rebuilt and their addresses checked when that node is read, each problem in one line."""
+    bad = "0" * 24
+    path = write(tmp_path / "t.jsonl", HEAD, MSG, {**MSG, "id": bad, "text": "not empty"},
+                 node(0, steps=[{"action": "ask x", "child": 1}]), node(1, question=bad))
+    tree = load_transcript(path)
+    assert len(tree) == 2 and tree.root_node.question.text() == ""
+    with pytest.raises(TranscriptError, match=rf"t\.jsonl:3: id {bad} is not the address"):
+        tree.nodes[1]
+    good = sorted_tree(200).save(tmp_path / "good.jsonl")
+    loaded = load_transcript(good)
+    good.write_text(good.read_text().replace('"kind":"node"', '"kind":"nod"'))  # edited in place
+    with pytest.raises(TranscriptError, match=r"good\.jsonl: changed since it was read"):
+        loaded.nodes[len(loaded) - 1]
+
+
+def test_a_loaded_tree_reads_nodes_as_asked_and_matches_the_tree_it_saved(tmp_path):
+    tree = sorted_tree(200)
+    loaded = load_transcript(tree.save(tmp_path / "s.jsonl"))
+    assert len(loaded.nodes) == len(tree) and repr(loaded.nodes).startswith(f"<{len(tree)} nodes of ")
+    for a, b in zip(loaded.nodes, tree.nodes, strict=True):
+        assert (a.id, a.question, a.answer, a.lines, a.parents, a.depth) == (b.id, b.question, b.answer, b.lines,
+                                                                              b.parents, b.depth)
+        assert [(s.action, s.child, s.ws_lines, s.kind) for s in a.steps] == [
+            (s.action, s.child, s.ws_lines, s.kind) for s in b.steps]
+    assert loaded.nodes[-1].id == len(tree) - 1 and [n.id for n in loaded.nodes[1:4]] == [1, 2, 3]
+    with pytest.raises(IndexError):
+        loaded.nodes[len(tree)]
