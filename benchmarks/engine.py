@@ -80,34 +80,30 @@ def best_of(fn, repeat: int = 3) -> float:
     return min(times)
 
 
-@ida.scripted
-def range_sum_shared(ws):
-    """range_sum whose every inner node first asks one shared question: half the asks are hits."""
-    a, b = map(int, RANGE.fullmatch(ws.question_text).groups())
-    if b - a == 1:
-        return str(a)
-    yield "ask what is the sum of 0 to 1?"
-    m = (a + b) // 2
-    left = yield f"ask what is the sum of {a} to {m}?"
-    right = yield f"ask what is the sum of {m} to {b}?"
-    return str(int(left) + int(right))
+SHARED = "what do we know of vases?"
 
 
-@ida.scripted
-def range_sum_shared_lookup(ws):
-    """range_sum_shared whose shared question looks something up: every hit on it rests on the
-    database, so each one reads the revision (the worst case for the memo with a database)."""
-    if ws.question_text == "what do we know of vases?":
-        found = yield "lookup vase"
-        return found
-    a, b = map(int, RANGE.fullmatch(ws.question_text).groups())
-    if b - a == 1:
-        return str(a)
-    yield "ask what do we know of vases?"
-    m = (a + b) // 2
-    left = yield f"ask what is the sum of {a} to {m}?"
-    right = yield f"ask what is the sum of {m} to {b}?"
-    return str(int(left) + int(right))
+def range_sum_sharing(lookup: bool):
+    """range_sum whose every inner node first asks one shared question: half the asks are hits.
+    With `lookup` the shared answer rests on the database, so each hit on it reads the revision
+    (the worst case for the memo with a database)."""
+
+    @ida.scripted
+    def policy(ws):
+        if ws.question_text == SHARED:
+            if lookup:
+                return (yield "lookup vase")
+            return "vases are fragile"
+        a, b = map(int, RANGE.fullmatch(ws.question_text).groups())
+        if b - a == 1:
+            return str(a)
+        yield f"ask {SHARED}"
+        m = (a + b) // 2
+        left = yield f"ask what is the sum of {a} to {m}?"
+        right = yield f"ask what is the sum of {m} to {b}?"
+        return str(int(left) + int(right))
+
+    return policy
 
 
 def memo_with_database(leaves: int, rounds: int = 7) -> dict:
@@ -122,8 +118,8 @@ def memo_with_database(leaves: int, rounds: int = 7) -> dict:
     out: dict = {"memo_db_rounds_alternated": rounds}
     with tempfile.TemporaryDirectory() as tmp, ExperienceDB(Path(tmp) / "exp.sqlite") as db:
         db.add("vase", "vases are fragile")
-        workloads = (("distinct", range_sum), ("half_hits", range_sum_shared),
-                     ("half_hits_on_lookups", range_sum_shared_lookup))
+        workloads = (("distinct", range_sum), ("half_hits", range_sum_sharing(lookup=False)),
+                     ("half_hits_on_lookups", range_sum_sharing(lookup=True)))
         for name, policy in workloads:
             nodes = len(ida.run(q, policy, db=db, budget=10 * leaves))
             assert ida.run(q, policy, budget=10 * leaves).answer == str(leaves * (leaves - 1) // 2)

@@ -16,7 +16,7 @@ import hashlib
 import re
 from dataclasses import dataclass, field
 from typing import Union
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Container, Iterator, Mapping, Sequence
 
 from ida.errors import IdaError
 
@@ -185,6 +185,21 @@ def parse(text: str, pointers: Sequence[Message] | Mapping[int, Message] | Point
     if len(stack) > 1:
         raise HypertextError(f"position {stack[-1][1]}: '[' is never closed")
     return Message(tuple(stack[0][0]))
+
+
+def new_parts_first(m: Message, seen: Container[str]) -> Iterator[Message]:
+    """`m` and the messages inside it whose address is not in `seen`, each once, children before
+    the message that holds them (no recursion: lists nest deep). The caller adds to `seen`."""
+    stack: list[tuple[Message, bool]] = [(m, False)]
+    while stack:
+        x, ready = stack.pop()
+        if x.address in seen:
+            continue
+        if not ready:
+            stack.append((x, True))
+            stack.extend((c, False) for c in x.children if c.address not in seen)
+            continue
+        yield x
 
 
 def _seq_get(seq: Sequence[Message]):

@@ -39,7 +39,7 @@ from ida.actions import ActionError, Kind, parse_action
 from ida.errors import IdaError
 from ida.files import atomic_open
 from ida.gcpause import gc_paused
-from ida.hypertext import HypertextError, Message, PointerNames, parse
+from ida.hypertext import HypertextError, Message, PointerNames, new_parts_first, parse
 from ida.tree import LookupRecord, Node, Step, StepCorrects, Tree
 
 SCHEMA_VERSION = 2
@@ -161,16 +161,8 @@ def save_transcript(tree: Tree, path: str | Path) -> Path:
 
 
 def _message_lines(m: Message, written: set[str]) -> Iterator[str]:
-    """`m` and the messages inside it not written yet, children first (no recursion: lists nest deep)."""
-    stack: list[tuple[Message, bool]] = [(m, False)]
-    while stack:
-        x, ready = stack.pop()
-        if x.address in written:
-            continue
-        if not ready:
-            stack.append((x, True))
-            stack.extend((c, False) for c in x.children if c.address not in written)
-            continue
+    """`m` and the messages inside it not written yet, children first."""
+    for x in new_parts_first(m, written):
         written.add(x.address)
         names = PointerNames()
         text = names.render(x)

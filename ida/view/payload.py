@@ -22,7 +22,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from ida.actions import ActionError, parse_action
-from ida.hypertext import HypertextError, Message, PointerNames, parse
+from ida.hypertext import HypertextError, Message, PointerNames, new_parts_first, parse
 from ida.overseer.saved import ReportFile
 from ida.tree import Node, Tree
 from ida.view.diff import RunDiff
@@ -135,16 +135,8 @@ def pointers(node: Node, tree: Tree) -> list[Message]:
 
 
 def _add_message(m: Message, msgs: list[list[Any]], index: dict[str, int]) -> int:
-    """Index of `m` in the message table, adding it and what it contains (no recursion: lists nest deep)."""
-    stack: list[tuple[Message, bool]] = [(m, False)]
-    while stack:
-        x, ready = stack.pop()
-        if x.address in index:
-            continue
-        if not ready:
-            stack.append((x, True))
-            stack.extend((c, False) for c in x.children if c.address not in index)
-            continue
+    """Index of `m` in the message table, adding it and what it contains, children first."""
+    for x in new_parts_first(m, index):
         names = PointerNames()
         text = names.render(x)
         index[x.address] = len(msgs)
