@@ -28,7 +28,7 @@ demo: setup
 	$(BIN)/ida vase
 
 test: setup
-	$(BIN)/ruff check ida tests benchmarks
+	$(BIN)/ruff check ida tests benchmarks examples
 	$(BIN)/mypy
 	$(BIN)/python -m pytest
 

@@ -19,7 +19,7 @@ from ida.actions import FAILED, Action, ActionError, as_action
 from ida.gcpause import gc_paused
 from ida.hypertext import HypertextError, Message, parse
 from ida.policy import Policy, policy_name
-from ida.tree import LookupRecord, Node, Step, Tree
+from ida.tree import Found, LookupRecord, Node, Step, Tree
 from ida.workspace import Workspace
 
 if TYPE_CHECKING:
@@ -156,8 +156,10 @@ def _local(action: Action, ws: Workspace, step: Step, db: ExperienceDB | None) -
                   "unlock")
     elif action.kind == "lookup":
         entries, revision = db.lookup_with_revision(action.arg, k=LOOKUP_K) if db is not None else ([], 0)
-        step.lookup = LookupRecord(query=action.arg, entry_ids=[e.id for e in entries], revision=revision)
-        step.result = "\n".join(e.render() for e in entries) or "nothing found"
+        found = [Found(id=e.id, key=e.key, text=e.text) for e in entries]
+        step.lookup = LookupRecord(query=action.arg, entry_ids=[e.id for e in found], revision=revision, found=found)
+        step.result = "\n".join(e.render() for e in found) or "nothing found"
+        ws.found = found
         ws.record(step.action, step.result, step.result, "lookup")
     else:  # scratch: a note to self, shown in the workspace
         ws.record(step.action, "", "", "scratch")

@@ -40,7 +40,7 @@ from ida.errors import IdaError
 from ida.files import atomic_open
 from ida.gcpause import gc_paused
 from ida.hypertext import HypertextError, Message, PointerNames, new_parts_first, parse
-from ida.tree import LookupRecord, Node, Step, StepCorrects, Tree
+from ida.tree import Found, LookupRecord, Node, Step, StepCorrects, Tree
 
 SCHEMA_VERSION = 2
 READS = (1, 2)
@@ -278,8 +278,9 @@ class _FileNodes(Sequence[Node]):
             raise self._changed()
         question = self.message(rec.question)
         answer = None if rec.answer is None else self.message(rec.answer)
-        steps = [Step(action=s.action, result=s.result, ws_lines=s.ws, child=s.child, lookup=s.lookup,
-                      corrects=s.corrects, kind=s.kind, error=s.error) for s in rec.steps]
+        steps = [Step(action=s.action, result=s.result, ws_lines=s.ws, child=s.child,
+                      lookup=_with_found(s.lookup, s.result), corrects=s.corrects, kind=s.kind, error=s.error)
+                 for s in rec.steps]
         return Node(id=rec.id, question=question, depth=rec.depth, policy=rec.policy, parents=rec.parents,
                     steps=steps, lines=rec.lines, answer=answer, failure=rec.failure)
 
@@ -510,8 +511,26 @@ def _node_v1(rec: NodeRecord, fail: Callable[[str], TranscriptError]) -> Node:
             node.lines = ws
         kind, error = _v1_kind(s)
         node.steps.append(Step(action=s.action, result=s.result, ws_lines=len(ws), child=s.child,
-                               lookup=s.lookup, corrects=s.corrects, kind=kind, error=error))
+                               lookup=_with_found(s.lookup, s.result), corrects=s.corrects, kind=kind, error=error))
     return node
+
+
+def _with_found(lookup: LookupRecord | None, result: str) -> LookupRecord | None:
+    """Files written before lookups kept their entries as data have only the rendered result,
+    one `[e<id>] key: text` line per entry (entries are one line): read the entries back from
+    it, here only. A result in any other shape leaves them unknown."""
+    if lookup is None or lookup.found or not lookup.entry_ids:
+        return lookup
+    lines = result.split("\n")
+    if len(lines) != len(lookup.entry_ids):
+        return lookup
+    found = []
+    for i, line in zip(lookup.entry_ids, lines):
+        key, sep, text = line.removeprefix(f"[e{i}] ").partition(": ")
+        if not line.startswith(f"[e{i}] ") or not sep:
+            return lookup
+        found.append(Found(id=i, key=key, text=text))
+    return lookup.model_copy(update={"found": found})
 
 
 def _v1_kind(s: StepRecord) -> tuple[Kind | None, str | None]:

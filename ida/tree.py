@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from ida.actions import Kind
 from ida.hypertext import Message
@@ -22,10 +22,22 @@ if TYPE_CHECKING:
     import networkx as nx
 
 
+class Found(BaseModel):
+    """An experience-database entry as a lookup returned it: what the node read, kept as data."""
+
+    id: int
+    key: str
+    text: str
+
+    def render(self) -> str:
+        return f"[e{self.id}] {self.key}: {self.text}"  # as `ida.experience.Entry.render` shows it
+
+
 class LookupRecord(BaseModel):
     query: str
     entry_ids: list[int]
     revision: int
+    found: list[Found] = Field(default_factory=list)  # the entries of entry_ids, as they read then
 
 
 class StepCorrects(BaseModel):

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any, NamedTuple
 
 from ida.hypertext import Message, PointerNames
+from ida.tree import Found
 
 
 class Entry(NamedTuple):
@@ -30,7 +31,7 @@ class Entry(NamedTuple):
 
 class Workspace:
     __slots__ = ("node_id", "question", "names", "lines", "entries", "depth", "budget_left", "last_result",
-                 "policy_state")
+                 "policy_state", "found")
 
     def __init__(self, node_id: int, question: Message, depth: int = 0, budget_left: int | None = None) -> None:
         self.node_id = node_id
@@ -42,6 +43,7 @@ class Workspace:
         self.entries: list[Entry] = []
         self.last_result: str | None = None  # the result of the previous action, for scripts
         self.policy_state: Any = None  # a policy's own per-node memory (a script's generator)
+        self.found: list[Found] = []  # the entries the latest lookup returned: data, not text to parse
 
     def render(self) -> str:
         return "\n".join(self.lines)

@@ -13,7 +13,7 @@ import sys
 
 import typer
 
-from ida.cli import db, distill, overseer, run, session, vase, view
+from ida.cli import db, distill, overseer, run, session, tasks, vase, view
 from ida.cli.common import error_line
 from ida.errors import IdaError
 
@@ -25,6 +25,7 @@ app = typer.Typer(
 )
 
 app.command("run")(run.run_cmd)
+app.command("tasks")(tasks.tasks_cmd)
 app.command("show")(run.show_cmd)
 app.command("export")(run.export_cmd)
 app.add_typer(db.app, name="db")

@@ -30,6 +30,10 @@ DeviceOpt = typer.Option("cpu", help="cpu, cuda, cuda:1, ... (cuda needs a GPU b
 ThreadsOpt = typer.Option(None, min=1, max=1024, help="torch CPU threads (default: torch's choice).")
 
 
+TASK_HELP = ("A task: a built-in name (see `ida tasks`), an installed one, path/to/file.py:NAME or "
+             "package.module:NAME (a Task object there).")
+
+
 def open_db(path: Path | None) -> ExperienceDB:
     """The experience database at `path`, else $IDA_DB, else .ida/experience.sqlite here."""
     return ExperienceDB(resolve_path(path))

@@ -13,7 +13,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from ida.cli.common import DeviceOpt, ThreadsOpt, console
+from ida.cli.common import TASK_HELP, DeviceOpt, ThreadsOpt, console
 from ida.errors import IdaError
 
 
@@ -52,8 +52,8 @@ def _pct(x: float | None) -> str:
 def distill_cmd(
     transcripts: list[Path] | None = typer.Argument(None, help="Transcript files or folders (searched for *.jsonl)."),
     out: Path = typer.Option(..., "--out", "-o", help="Run folder: best/ and last/ checkpoints go here."),
-    task: str | None = typer.Option(None, help="Instead of transcripts: run this built-in task's H on generated "
-                                       "questions and train on its trees (policy mode leaves out primitive questions)."),
+    task: str | None = typer.Option(None, help="Instead of transcripts: run this task's H on generated questions and "
+                                    "train on its trees (policy mode leaves out primitive questions). " + TASK_HELP),
     questions: int = typer.Option(300, min=1, help="With --task: how many generated questions (seeds 0 and up)."),
     task_size: int | None = typer.Option(None, help="With --task: size of the questions."),
     mode: ModeOpt = typer.Option(ModeOpt.policy, help="policy: (workspace, action) pairs; answer: (question, answer)."),
@@ -106,9 +106,9 @@ def distill_cmd(
 
 def eval_cmd(
     checkpoint: Path = typer.Argument(..., help="A checkpoint folder, or a run folder (its best checkpoint)."),
-    what: list[str] | None = typer.Argument(None, help="A built-in task to run the model on (e.g. permutation), "
-                                               "and/or transcripts to score exact match on."),
-    task: str | None = typer.Option(None, help="Run the model on generated questions of this built-in task."),
+    what: list[str] | None = typer.Argument(None, help="A task to run the model on (e.g. permutation, or "
+                                               "FILE.py:NAME), and/or transcripts to score exact match on."),
+    task: str | None = typer.Option(None, help="Run the model on generated questions of this task (" + TASK_HELP + ")"),
     questions: int = typer.Option(50, "--n", "--questions", min=1, help="How many task questions."),
     seed: int = typer.Option(1000, help="Seed of the first task question (training used 0 and up)."),
     task_size: int | None = typer.Option(None, help="Size of the task questions."),
@@ -120,25 +120,27 @@ def eval_cmd(
     """Score a checkpoint: exact match on transcripts, or right answers on a built-in task."""
     from ida.distill import DistilledPolicy, exact_match, load_checkpoint, load_pairs
 
-    from ida.tasks import all_tasks
+    from ida.tasks import get as get_task
+    from ida.tasks.load import names_task
 
     _threads(threads)
-    named = [w for w in what or [] if w in all_tasks()]
-    transcripts = [Path(w) for w in what or [] if w not in all_tasks()]
+    named = [w for w in what or [] if names_task(w)]
+    transcripts = [Path(w) for w in what or [] if not names_task(w)]
     if len(named) > 1 or (named and task):
         raise IdaError("name one task")
     task = task or (named[0] if named else None)
     if not transcripts and task is None:
         raise IdaError("give a task (e.g. `ida eval MODEL permutation`) or transcripts to score")
+    the_task = get_task(task) if task is not None else None  # a bad task fails before the model loads
     model, meta = load_checkpoint(checkpoint, device)
     console.print(f"[dim]{checkpoint}: {meta.size} {meta.mode} model, step {meta.step}, data {meta.data_hash}[/]")
     if transcripts:
         pairs = load_pairs(transcripts, meta.mode)
         console.print(f"exact match on {len(pairs)} {meta.mode} pairs: {_pct(exact_match(model, pairs))}")
-    if task is not None:
+    if the_task is not None:
         from ida.distill.evaluate import evaluate_task
 
-        s = evaluate_task(DistilledPolicy(model, meta.mode), task, questions, seed, task_size, threshold, budget)
+        s = evaluate_task(DistilledPolicy(model, meta.mode), the_task, questions, seed, task_size, threshold, budget)
         t = Table(title=f"{s.task}: {s.questions} questions")
         for col in ("right", "model failures", "deferred", "actions / question", "calls to H"):
             t.add_column(col, justify="right")
@@ -164,7 +166,7 @@ def eval_cmd(
 
 
 def iterate_cmd(
-    task: str = typer.Argument(..., help="Built-in task: permutation, multiply, sorted, length, weights."),
+    task: str = typer.Argument(..., help=TASK_HELP + " It needs a question generator and a ground truth."),
     rounds: int = typer.Option(10, min=1, help="Rounds: each refreshes the amplified targets, then trains."),
     steps: int = typer.Option(200, min=1, help="Training steps per round (the same for both arms)."),
     out: Path = typer.Option(Path("runs/iterate"), "--out", "-o", help="Folder for both arms' models and curves.png."),

@@ -9,41 +9,50 @@ import typer
 from rich.markup import escape
 
 from ida import tasks
-from ida.cli.common import RUNS_DIR, SeedOpt, console, open_db
+from ida.cli.common import RUNS_DIR, TASK_HELP, SeedOpt, console, open_db
 from ida.errors import IdaError
 from ida.render import tree_view
 from ida.transcript import load_transcript
 
 
 def run_cmd(
-    task: str = typer.Argument(..., help="A task: " + tasks.summary() + "."),
+    task: str = typer.Argument(..., help=TASK_HELP + " Built in: " + tasks.summary() + "."),
     seed: int = SeedOpt,
+    question: str | None = typer.Option(None, "--question", "-q", help="A question of your own for the task's H, "
+                                        "instead of a generated one."),
     size: int | None = typer.Option(None, help="Size of the question (digits, list length, elements)."),
     budget: int = typer.Option(100_000, min=1, help="Most actions in the whole tree."),
     max_depth: int = typer.Option(1_000, min=0, help="Deepest subquestion allowed."),
     memo: bool = typer.Option(True, "--memo/--no-memo", help="Reuse the answer of an identical question."),
-    save: Path | None = typer.Option(None, help="Transcript path (default: transcripts/runs/TASK-sizeN-seedS.jsonl)."),
+    save: Path | None = typer.Option(None, help="Transcript path (default: transcripts/runs/TASK-sizeN-seedS.jsonl, "
+                                     "or TASK-ID.jsonl for --question)."),
     depth: int = typer.Option(3, help="Levels of the tree to print."),
     db: Path | None = typer.Option(
         None, "--db", help="Experience database for lookups (default: for a task that needs facts, a fresh "
         "temporary one holding them; else none)."),
     add_facts: bool = typer.Option(False, "--add-facts", help="Add the task's facts missing from --db first."),
 ) -> None:
-    """Run a built-in task with its scripted decomposer H and check the answer."""
+    """Run a task's decomposer H on a generated question (or --question) and check the answer.
+
+    Examples: ida run multiply --seed 1 ; ida run examples/capitals.py:TASK --seed 2
+    """
+    t = tasks.get(task)
     database = open_db(db) if db else None
     try:
-        r = tasks.run_task(task, seed, size, db=database, add_missing_facts=add_facts, budget=budget,
-                           max_depth=max_depth, memo=memo)
+        r = tasks.run_task(t, seed, size, db=database, add_missing_facts=add_facts, budget=budget,
+                           max_depth=max_depth, memo=memo, question=question)
     finally:
         if database is not None:
             database.close()
     if r.task.facts and (add_facts or db is None):
         where = f"{r.db_path}" if r.db_path else "(temporary)"
         console.print(f"[dim]database {escape(where)}: {r.facts_added} fact(s) added[/]")
-    path = r.tree.save(save or RUNS_DIR / f"{r.task.name}-size{r.size}-seed{seed}.jsonl")
+    name = f"{r.task.name}-size{r.size}-seed{seed}" if question is None else f"{r.task.name}-{r.tree.run_id}"
+    path = r.tree.save(save or RUNS_DIR / f"{name}.jsonl")
     console.print(tree_view(r.tree, depth=depth))
-    console.print(f"[bold]answer[/]: {escape(str(r.tree.answer))}   expected: {escape(r.instance.answer)}   "
-                  + ("[green]correct[/]" if r.right else "[red]wrong[/]"))
+    verdict = "[dim](no ground truth)[/]" if r.right is None else "[green]correct[/]" if r.right else "[red]wrong[/]"
+    console.print(f"[bold]answer[/]: {escape(str(r.tree.answer))}   expected: {escape(r.instance.answer or '-')}   "
+                  + verdict)
     console.print(f"nodes: {len(r.tree)}   actions: {sum(len(n.steps) for n in r.tree.nodes)}   saved: {escape(str(path))}")
 
 

@@ -10,7 +10,8 @@ from rich.markup import escape
 from rich.text import Text
 
 from ida.cli.common import VASE_DIR, console, open_db
-from ida.cli.overseer import make_overseer
+from ida.errors import IdaError
+from ida.cli.overseer import make_overseer, show_text
 from ida.overseer.saved import report_path, save_report
 from ida.render import report_view, tree_view
 from ida.scenarios import vase
@@ -30,7 +31,9 @@ def vase_cmd(
 ) -> None:
     """Replay the breakable vase: run, break, backward pass, lesson, run again."""
     the_room = vase.parse_room(room, seed)
-    judge = vase.overseer() if overseer == "rules" else make_overseer(overseer, None, ask=console.input, show=console.print)
+    if overseer not in ("rules", "human"):
+        raise IdaError(f"unknown overseer {overseer!r} for the vase; choose rules or human")
+    judge = vase.overseer() if overseer == "rules" else make_overseer(overseer, None, ask=console.input, show=show_text)
     with tempfile.TemporaryDirectory() as scratch:
         database = open_db(db or Path(scratch) / "vase.sqlite")
         console.print("[bold]room[/]: " + ", ".join(f"{escape(t.name)} at {t.at}" + (" [red](fragile)[/]" if t.fragile else "")

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from ida.actions import failed
 from ida.engine import run
 from ida.errors import IdaError
-from ida.tasks import Task
+from ida.tasks import Task, task_code
 from ida.tasks import get as get_task
 from ida.transcript import load_transcript
 from ida.tree import Step, Tree
@@ -142,7 +142,10 @@ def policy_pairs(paths: str | Path | Iterable[str | Path], skip: Skip | None = N
 def _h_trees(task: Task, n: int, size: int | None, seed: int) -> Iterator[Tree]:
     """The task's H run on `n` generated questions (seeds seed..seed+n-1), in memory."""
     for i in range(n):
-        yield run(task.instance(seed + i, size).question, task.policy, task=task.name)
+        question = task.instance(seed + i, size).question
+        with task_code(task):
+            tree = run(question, task.policy, task=task.name)
+        yield tree
 
 
 def scripted_policy_pairs(task: Task | str, n: int, size: int | None = None, seed: int = 0) -> list[Pair]:

@@ -73,7 +73,7 @@ class WithPrimitives:
 
 def evaluate_task(
     policy: DistilledPolicy,
-    task_name: str,
+    task_name: str | Task,
     questions: int = 50,
     seed: int = 1000,
     task_size: int | None = None,
@@ -83,7 +83,9 @@ def evaluate_task(
 ) -> TaskScore:
     """Run the model on `questions` generated questions (seeds `seed` and up), none of them in `exclude`
     (the training questions, say: a small task repeats its questions)."""
-    task = get_task(task_name)
+    task = get_task(task_name) if isinstance(task_name, str) else task_name
+    if task.solve is None:
+        raise IdaError(f"task {task.name} has no ground truth (solve) to score the model against")
     insts: list[Instance] = []
     for i in range(100 * questions):
         inst = task.instance(seed + i, task_size)

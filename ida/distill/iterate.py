@@ -255,7 +255,7 @@ def iterate(
     out = Path(out_dir)
     start = time.perf_counter()
     roots = task_questions(task, questions, task_size, seed)
-    truth = {q: task.solve(q) for q in roots}
+    truth = {q: task.truth(q) for q in roots}
     # Split by family (permutation: the permutation), so that the questions Amplify(H, M) asks M
     # about a training question are never held-out questions: nothing held out shapes a target.
     # held_out=0 is the paper's protocol: train on the whole distribution and score the

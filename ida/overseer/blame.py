@@ -10,10 +10,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Literal
+from typing import Literal, Protocol, cast
 from collections.abc import Callable
 
-from ida.tree import Node, Step, Tree
+from ida.tree import Found, Node, Step, Tree
 
 
 @dataclass
@@ -77,6 +77,11 @@ class NodeContext:
         return [(i, s) for i, s in enumerate(self.node.steps) if s.lookup is not None]
 
     @cached_property
+    def found(self) -> list[Found]:
+        """Every entry the node's lookups returned, in order, as the node read them."""
+        return [e for _, s in self.lookups for e in s.lookup.found]  # type: ignore[union-attr]
+
+    @cached_property
     def unlocked(self) -> list[str]:
         return [s.result for s in self.node.steps if s.kind == "unlock" and s.error is None]
 
@@ -85,12 +90,24 @@ class NodeContext:
         return next((i for i, s in enumerate(self.node.steps) if s.kind == "reply" and s.error is None), None)
 
 
-Rule = tuple[re.Pattern[str], Callable[[NodeContext, str], Blame]]
+class Rule(Protocol):
+    """A local backward rule: `rule(ctx, target) -> Blame`, with the questions it is for in `pattern`."""
+
+    pattern: re.Pattern[str]
+
+    def __call__(self, ctx: NodeContext, target: str, /) -> Blame: ...
 
 
 def rule(pattern: str) -> Callable[[Callable[[NodeContext, str], Blame]], Rule]:
-    """Register a local backward rule for questions matching `pattern`."""
-    return lambda fn: (re.compile(pattern, re.S), fn)
+    """Mark a function as the backward rule for questions matching `pattern` (the whole question).
+
+    The function itself comes back, its pattern attached, so it can be called and tested directly."""
+
+    def mark(fn: Callable[[NodeContext, str], Blame]) -> Rule:
+        fn.pattern = re.compile(pattern, re.S)  # type: ignore[attr-defined]
+        return cast(Rule, fn)
+
+    return mark
 
 
 def local_step(ctx: NodeContext, target: str, expected: str | None, inputs: dict[int, str] | None) -> Blame:

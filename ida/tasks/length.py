@@ -60,5 +60,6 @@ def difficulty(q: str) -> int:
         return 0
 
 
-TASK = Task("length", "the length of a cons list", generate, solve, h, default_size=5,
+TASK = Task(name="length", description="the length of a cons list", generate=generate, solve=solve, policy=h,
+            default_size=5,
             rules=(backward_rule,), difficulty=difficulty, difficulty_name="items")

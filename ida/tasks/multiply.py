@@ -86,5 +86,6 @@ def digits(q: str) -> int:
     return 0
 
 
-TASK = Task("multiply", "multiply two numbers by place value", generate, solve, h, default_size=3,
+TASK = Task(name="multiply", description="multiply two numbers by place value", generate=generate, solve=solve,
+            policy=h, default_size=3,
             rules=(product_rule, sum_rule), primitive=primitive, difficulty=digits, difficulty_name="digits")

@@ -114,6 +114,7 @@ def answer_x(q: str) -> str:
     return m.group(2) if m else ""
 
 
-TASK = Task("permutation", "σ^k(x) by repeated squaring", generate, solve, h, default_size=4,
+TASK = Task(name="permutation", description="σ^k(x) by repeated squaring", generate=generate, solve=solve,
+            policy=h, default_size=4,
             rules=(backward_rule,), primitive=primitive, family=family,
             difficulty=exponent, difficulty_name="exponent", baseline=answer_x)

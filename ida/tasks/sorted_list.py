@@ -89,5 +89,6 @@ def difficulty(q: str) -> int:
         return 0
 
 
-TASK = Task("sorted", "is a linked list sorted? (recursion on the tail)", generate, solve, h, default_size=6,
+TASK = Task(name="sorted", description="is a linked list sorted? (recursion on the tail)", generate=generate,
+            solve=solve, policy=h, default_size=6,
             rules=(backward_rule,), difficulty=difficulty, difficulty_name="items")

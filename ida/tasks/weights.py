@@ -15,6 +15,7 @@ from ida.actions import failed
 from ida.overseer.blame import Blame, Edit, NodeContext, local_step, rule
 from ida.policies.scripted import scripted
 from ida.tasks import Task
+from ida.tree import Found
 from ida.workspace import Workspace
 
 WORLD = {
@@ -24,7 +25,6 @@ WORLD = {
 TOTAL = re.compile(r"What is the total weight of \[(.*)\] in grams\?")
 ONE = re.compile(r"How much does (?:a|an) (.+) weigh in grams\?")
 FACT = re.compile(r"weighs (\d+) grams")
-ENTRY = re.compile(r"\[e(\d+)\] (.*?): (.*)")  # a lookup result line, as `Entry.render` writes it
 
 
 def fact(thing: str, grams: int) -> str:
@@ -43,12 +43,11 @@ def solve(question: str) -> str:
     raise ValueError(f"not a weights question: {question!r}")
 
 
-def read_weight(result: str, thing: str) -> tuple[int, str] | None:
-    """(entry id, grams) from the first entry about `thing` in a lookup result."""
-    for line in result.splitlines():
-        m = ENTRY.match(line)
-        if m and m.group(2).lower() == thing.lower() and (w := FACT.search(m.group(3))):
-            return int(m.group(1)), w.group(1)
+def read_weight(found: list[Found], thing: str) -> tuple[int, str] | None:
+    """(entry id, grams) from the first entry about `thing` that a lookup found."""
+    for e in found:
+        if e.key.lower() == thing.lower() and (w := FACT.search(e.text)):
+            return e.id, w.group(1)
     return None
 
 
@@ -56,8 +55,8 @@ def read_weight(result: str, thing: str) -> tuple[int, str] | None:
 def h(ws: Workspace):
     if m := ONE.fullmatch(ws.question_text):
         thing = m.group(1)
-        found = yield f"lookup {thing}"
-        read = read_weight(found, thing)
+        yield f"lookup {thing}"
+        read = read_weight(ws.found, thing)
         return read[1] if read else f"failed: nothing known about the weight of {thing}"
     basket = yield "unlock $1"
     parts = []
@@ -72,7 +71,7 @@ def lookup_rule(ctx: NodeContext, target: str) -> Blame:
     thing = ONE.fullmatch(ctx.question).group(1)  # type: ignore[union-attr]
     if not ctx.lookups or not target.isdigit():
         return Blame(note="nothing to blame: no lookup, or a target that is not a weight")
-    read = read_weight(ctx.lookups[0][1].result, thing)
+    read = read_weight(ctx.lookups[0][1].lookup.found, thing)  # type: ignore[union-attr]
     said = read[1] if read else None
     blame = local_step(ctx, target, said, None)
     if said != target:
@@ -100,6 +99,6 @@ def generate(rng: random.Random, size: int) -> str:
 
 
 TASK = Task(
-    "weights", "total weight of a basket, from facts in the experience database", generate, solve, h,
-    default_size=3, rules=(lookup_rule, total_rule), facts=tuple((t, fact(t, g)) for t, g in WORLD.items()),
+    name="weights", description="total weight of a basket, from facts in the experience database",
+    generate=generate, solve=solve, policy=h, default_size=3, rules=(lookup_rule, total_rule), facts=tuple((t, fact(t, g)) for t, g in WORLD.items()),
 )
