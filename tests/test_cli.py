@@ -1,10 +1,12 @@
+import re
+
 import networkx as nx
 import pytest
 
 
 @pytest.mark.parametrize("task, args, answer", [
-    ("permutation", ["--size", "8", "--seed", "1"], None),
-    ("multiply", [], None), ("sorted", ["--size", "7"], None), ("length", [], None),
+    ("permutation", ["--task-size", "8", "--seed", "1"], None),
+    ("multiply", [], None), ("sorted", ["--task-size", "7"], None), ("length", [], None),
 ])
 def test_run_prints_a_correct_answer(cli, task, args, answer):
     r = cli("run", task, *args)
@@ -13,7 +15,7 @@ def test_run_prints_a_correct_answer(cli, task, args, answer):
 
 
 def test_run_show_export_round_trip(cli, tmp_path):
-    r = cli("run", "permutation", "--size", "8", "--seed", "1", "--save", "p.jsonl")
+    r = cli("run", "permutation", "--task-size", "8", "--seed", "1", "--out", "p.jsonl")
     assert r.returncode == 0, r.stderr
     shown = cli("show", "p.jsonl", "--node", "0")
     assert shown.returncode == 0 and "what is p^" in shown.stdout and "node #0, step 0" in shown.stdout
@@ -33,7 +35,7 @@ def test_run_saves_under_transcripts_by_default(cli, tmp_path):
 @pytest.mark.parametrize("args, words", [
     (["run", "juggling"], "unknown task"),
     (["show", "missing.jsonl"], "no such file"),
-    (["run", "multiply", "--size", "0"], "size must be at least 1"),
+    (["run", "multiply", "--task-size", "0"], "size must be at least 1"),
 ])
 def test_user_mistakes_get_one_line_and_exit_2(cli, args, words):
     r = cli(*args)
@@ -58,6 +60,8 @@ def test_help_explains_every_command(cli):
         r = cli(*name.split(), "--help", env={"COLUMNS": "1000"})
         first = " ".join(doc.split("\n\n")[0].split())
         assert r.returncode == 0 and "Usage" in r.stdout and first in " ".join(r.stdout.split()), name
+        assert re.search(r"Examples?: ida ", r.stdout), f"`ida {name} --help` shows no example"
+        assert "<bool>" not in r.stdout, f"`ida {name} --help` gives a flag a value type"
 
 
 def test_run_help_lists_every_registered_task(cli):
@@ -113,7 +117,7 @@ def test_brackets_in_data_are_not_taken_for_markup(cli, tmp_path):
     (tmp_path / "odd [/] name.jsonl").write_text(json.dumps({"key": "k", "text": "close [/] and [bold]x"}) + "\n")
     r = cli("db", "import", "odd [/] name.jsonl")
     assert r.returncode == 0 and "odd [/] name.jsonl" in r.stdout, r.stderr
-    r = cli("run", "multiply", "--save", "runs [/]/m.jsonl")
+    r = cli("run", "multiply", "--out", "runs [/]/m.jsonl")
     assert r.returncode == 0 and "runs [/]/m.jsonl" in r.stdout, r.stderr
     r = cli("export", "runs [/]/m.jsonl", "--format", "dot")
     assert r.returncode == 0 and "runs [/]/m.dot" in r.stdout, r.stderr

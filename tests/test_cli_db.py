@@ -52,7 +52,7 @@ def test_every_subcommand_round_trip(cli, tmp_path):
     listed = ok(cli("db", "list"))
     assert "move slowly near them" in listed and "knock" in listed and "stairs" in listed
 
-    assert "exported 3 entries" in ok(cli("db", "export", "shared/lessons.jsonl"))
+    assert "exported 3 entries" in ok(cli("db", "export", "-o", "shared/lessons.jsonl"))
     lines = (tmp_path / "shared/lessons.jsonl").read_text().splitlines()
     assert [json.loads(line)["key"] for line in lines] == ["vase", "cat", "stairs"]
     assert "imported 3 new entries" in ok(cli("db", "import", "shared/lessons.jsonl", "--db", "other.sqlite"))

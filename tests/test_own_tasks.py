@@ -25,7 +25,7 @@ def one_line_error(r, words: str) -> None:
 
 
 def test_capitals_run_wrong_fix_edits_the_fact_with_provenance_and_revert_undoes_it(cli, tmp_path):
-    r = cli("run", CAPITALS, "-q", FRANCE_AUSTRALIA, "--db", "caps.sqlite", "--add-facts", "--save", "run.jsonl")
+    r = cli("run", CAPITALS, "-q", FRANCE_AUSTRALIA, "--db", "caps.sqlite", "--add-facts", "--out", "run.jsonl")
     assert r.returncode == 0, r.stderr
     assert "answer: Paris, Sydney   expected: Paris, Canberra   wrong" in r.stdout
     with ExperienceDB(tmp_path / "caps.sqlite") as db:
@@ -51,7 +51,7 @@ def test_capitals_run_wrong_fix_edits_the_fact_with_provenance_and_revert_undoes
 
 def test_backward_with_a_file_task_on_a_saved_transcript(cli, tmp_path):
     assert cli("run", CAPITALS, "-q", FRANCE_AUSTRALIA, "--db", "caps.sqlite", "--add-facts",
-               "--save", "run.jsonl").returncode == 0
+               "--out", "run.jsonl").returncode == 0
     # The tree names its task `capitals`, which is neither built in nor installed: say how to give it.
     one_line_error(cli("backward", "run.jsonl", "--target", "Paris, Canberra"), "give --task FILE.py:NAME")
     r = cli("backward", "run.jsonl", "--target", "Paris, Canberra", "--task", CAPITALS)
@@ -72,7 +72,7 @@ def test_my_task_template_runs_and_fixes(cli):
 def test_distill_and_eval_on_a_file_tasks_transcripts(cli):
     pytest.importorskip("torch")
     for seed in range(4):
-        r = cli("run", CAPITALS, "--seed", str(seed), "--size", "2", "--db", "caps.sqlite", "--add-facts")
+        r = cli("run", CAPITALS, "--seed", str(seed), "--task-size", "2", "--db", "caps.sqlite", "--add-facts")
         assert r.returncode == 0, r.stderr
     r = cli("distill", "transcripts/runs", "--mode", "answer", "-o", "model", "--steps", "8", "--eval-every", "4",
             "--no-progress", "--threads", "1", "--held-out", "0")
@@ -223,3 +223,42 @@ def test_fix_a_question_of_ones_own_with_a_person_as_h_and_as_overseer(tmp_path)
     assert "fixed after 2 round(s), 1 database edit(s)" in child.before
     child.close()
     assert child.exitstatus == 0
+
+
+@pytest.mark.parametrize("leave", ["ctrl-c", "ctrl-d"])
+def test_a_blame_session_left_part_way_is_saved_and_committed_later(cli, tmp_path, leave):
+    """`ida backward --overseer human` in a real terminal: help works; Ctrl-C and Ctrl-D alike
+    save the blame typed so far (the node being blamed included), and `--report R --apply`
+    commits it later without typing it again."""
+    import pexpect
+
+    assert cli("run", "weights", "--seed", "2", "--db", "e.sqlite", "--out", "w.jsonl").returncode == 0
+    env = {k: v for k, v in os.environ.items() if k != "IDA_DB"}
+    env.update(TERM="dumb", COLUMNS="200", PYTHONPATH=str(ROOT))
+    child = pexpect.spawn(sys.executable, ["-m", "ida", "backward", "w.jsonl", "--target", "150", "--overseer",
+                                           "human", "--db", "e.sqlite"], cwd=str(tmp_path), env=env,
+                          encoding="utf-8", timeout=60, dimensions=(60, 200))
+    child.expect("blame> ")
+    child.sendline("help")
+    child.expect("blame> ")
+    assert "target <child#> <answer>" in child.before and "not understood" not in child.before
+    child.sendline("target #1 65")
+    child.expect("blame> ")
+    child.sendline("done")
+    child.expect("blame> ")  # node #1: a lime
+    child.sendline("add lime: a lime weighs 65 grams")
+    child.expect("blame> ")
+    child.sendintr() if leave == "ctrl-c" else child.sendeof()
+    child.expect(pexpect.EOF)
+    assert "the blame of 2 node(s) so far is saved in w.report.json" in child.before
+    child.close()
+    assert child.exitstatus == 130
+    report = json.loads((tmp_path / "w.report.json").read_text())
+    assert report["complete"] is False and report["applied"] is None
+    assert [v["node"] for v in report["visits"]] == [0, 1]
+
+    r = cli("backward", "w.jsonl", "--target", "150", "--report", "w.report.json", "--apply", "--db", "e.sqlite")
+    assert r.returncode == 0, r.stderr
+    assert "left part way" in r.stdout and "committed e1 lime: a lime weighs 65 grams" in r.stdout
+    one_line_error(cli("backward", "w.jsonl", "--target", "150", "--report", "w.report.json", "--apply"),
+                   "already applied")

@@ -18,7 +18,7 @@ def _data(path):
 
 @pytest.fixture
 def vase_dir(cli, tmp_path):
-    r = cli("vase", "--view", "--save-dir", "v")
+    r = cli("vase", "--view", "--out", "v")
     assert r.returncode == 0, r.stderr
     return tmp_path / "v"
 
@@ -49,7 +49,7 @@ def test_view_writes_one_page_beside_the_transcript(cli, tmp_path):
 
 
 def test_backward_saves_a_report_that_view_reads(cli, tmp_path):
-    assert cli("run", "weights", "--seed", "2", "--db", "exp.sqlite", "--save", "w.jsonl").returncode == 0
+    assert cli("run", "weights", "--seed", "2", "--db", "exp.sqlite", "--out", "w.jsonl").returncode == 0
     r = cli("backward", "w.jsonl", "--target", "150", "--overseer", "oracle", "--db", "exp.sqlite")
     assert r.returncode == 0 and "report saved: w.report.json" in r.stdout
     saved = json.loads((tmp_path / "w.report.json").read_text())
@@ -60,7 +60,7 @@ def test_backward_saves_a_report_that_view_reads(cli, tmp_path):
 
 
 def test_fix_view_saves_rounds_reports_and_the_page(cli, tmp_path):
-    r = cli("fix", "weights", "--seed", "2", "--db", "exp.sqlite", "--view", "--save-dir", "f")
+    r = cli("fix", "weights", "--seed", "2", "--db", "exp.sqlite", "--overseer", "oracle", "--view", "--out", "f")
     assert r.returncode == 0, r.stderr
     (page,) = (tmp_path / "f").glob("fix-*.html")
     data = _data(page)

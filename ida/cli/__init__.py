@@ -14,30 +14,31 @@ import sys
 import typer
 
 from ida.cli import db, distill, overseer, run, session, tasks, vase, view
-from ida.cli.common import error_line
+from ida.cli.common import Command, Group, error_line
 from ida.errors import IdaError
 
 app = typer.Typer(
+    cls=Group,
     help="Iterated amplification and distillation: meta-execution trees, the overseer backward pass, distillation.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
 )
 
-app.command("run")(run.run_cmd)
-app.command("tasks")(tasks.tasks_cmd)
-app.command("show")(run.show_cmd)
-app.command("export")(run.export_cmd)
+app.command("run", cls=Command)(run.run_cmd)
+app.command("tasks", cls=Command)(tasks.tasks_cmd)
+app.command("show", cls=Command)(run.show_cmd)
+app.command("export", cls=Command)(run.export_cmd)
 app.add_typer(db.app, name="db")
-app.command("backward")(overseer.backward_cmd)
-app.command("fix")(overseer.fix_cmd)
-app.command("vase")(vase.vase_cmd)
-app.command("ask")(session.ask_cmd)
-app.command("sessions")(session.sessions_cmd)
-app.command("distill")(distill.distill_cmd)
-app.command("eval")(distill.eval_cmd)
-app.command("iterate")(distill.iterate_cmd)
-app.command("view")(view.view_cmd)
+app.command("backward", cls=Command)(overseer.backward_cmd)
+app.command("fix", cls=Command)(overseer.fix_cmd)
+app.command("vase", cls=Command)(vase.vase_cmd)
+app.command("ask", cls=Command)(session.ask_cmd)
+app.command("sessions", cls=Command)(session.sessions_cmd)
+app.command("distill", cls=Command)(distill.distill_cmd)
+app.command("eval", cls=Command)(distill.eval_cmd)
+app.command("iterate", cls=Command)(distill.iterate_cmd)
+app.command("view", cls=Command)(view.view_cmd)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -8,14 +8,19 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 import typer
+from rich.markup import escape
+from typer.core import TyperCommand, TyperGroup
 
 from ida.experience import ExperienceDB, resolve_path
 from ida.terminal import Console, printable
 
-# One console for every command: data is shown as text (see ida.terminal), never highlighted.
-console = Console(highlight=False)
+# One console for every command: data is shown as text (see ida.terminal), never highlighted,
+# and never read as markup: a question with `[lime apricot fig]` in it prints as written.
+# Styling goes through `say`, whose data is escaped in that one place.
+console = Console(highlight=False, markup=False)
 
 RUNS_DIR = Path("transcripts/runs")
 CORRECTIONS_DIR = Path("transcripts/corrections")
@@ -26,12 +31,48 @@ FIX_DIR = Path("transcripts/fix")
 DbOpt = typer.Option(None, "--db", help="Experience database file (default: $IDA_DB, else .ida/experience.sqlite here).")
 CorrectionsOpt = typer.Option(CORRECTIONS_DIR, help="Where corrected steps are saved as a transcript.")
 SeedOpt = typer.Option(0, help="Seed of the generated question.")
+TaskSizeOpt = typer.Option(None, "--task-size", help="Size of the question: digits, list length, elements "
+                           "(default: the task's own).")
+# The same default everywhere: the task's local rules are the backward pass proper (linear, no
+# ground truth needed, and they work for the vase); the oracle and a person are chosen by name.
+OverseerOpt = typer.Option("rules", "--overseer", help="rules (the task's local rules; the default everywhere), "
+                           "oracle (the task's ground truth for every subquestion) or human (you, at the blame> prompt).")
 DeviceOpt = typer.Option("cpu", help="cpu, cuda, cuda:1, ... (cuda needs a GPU build of torch).")
 ThreadsOpt = typer.Option(None, min=1, max=1024, help="torch CPU threads (default: torch's choice).")
 
 
 TASK_HELP = ("A task: a built-in name (see `ida tasks`), an installed one, path/to/file.py:NAME or "
              "package.module:NAME (a Task object there).")
+
+
+def _no_flag_types(params: list[Any]) -> list[Any]:
+    for p in params:
+        if getattr(p, "is_flag", False):
+            p.metavar = ""  # rich help prints the metavar in place of the type; empty prints nothing
+    return params
+
+
+class Command(TyperCommand):
+    """Every `ida` command: a flag's help shows no value type (`--apply`, not `--apply <bool>`)."""
+
+    def get_params(self, ctx: Any) -> list[Any]:
+        return _no_flag_types(super().get_params(ctx))
+
+
+class Group(TyperGroup):
+    """`ida` and `ida db`: the same for their own flags (`--help`)."""
+
+    def get_params(self, ctx: Any) -> list[Any]:
+        return _no_flag_types(super().get_params(ctx))
+
+
+def say(markup: str, **data: object) -> None:
+    """Print a line styled with rich markup of our own, each `{name}` in it filled with
+    `data[name]` shown as text (escaped), so nothing from data is ever read as markup.
+
+        say("[bold]answer[/]: {answer}", answer=tree.answer)
+    """
+    console.print(markup.format(**{k: escape(str(v)) for k, v in data.items()}), markup=True)
 
 
 def open_db(path: Path | None) -> ExperienceDB:

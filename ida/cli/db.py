@@ -9,15 +9,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from ida.cli.common import DbOpt, console, open_db
+from ida.cli.common import Command, DbOpt, Group, console, open_db
 from ida.experience import Entry, Event, Provenance, parse_entry_id
 
 
 app = typer.Typer(
+    cls=Group,
     help="The experience database: lessons under keys, every change versioned (list, add, edit, rm, "
     "history, revert, search, export, import).",
     no_args_is_help=True,
@@ -58,9 +58,12 @@ def events_table(events: list[Event], title: str) -> Table:
     return table
 
 
-@app.command("list")
+@app.command("list", cls=Command)
 def list_cmd(db: Path | None = DbOpt) -> None:
-    """Show every live entry."""
+    """Show every live entry.
+
+    Example: ida db list --db lessons.sqlite
+    """
     with open_db(db) as d:
         entries, rev = d.entries(), d.revision
     if not entries:
@@ -69,70 +72,88 @@ def list_cmd(db: Path | None = DbOpt) -> None:
     console.print(entries_table(entries, f"{len(entries)} entries, revision {rev}"))
 
 
-@app.command("add")
+@app.command("add", cls=Command)
 def add_cmd(
     key: str = typer.Argument(..., help="What the lesson is about, e.g. vase."),
     text: str = typer.Argument(..., help="The lesson, one sentence."),
     db: Path | None = DbOpt, author: str = AuthorOpt, note: str = NoteOpt,
 ) -> None:
-    """Add an entry."""
+    """Add an entry.
+
+    Example: ida db add vase "vases are fragile; move slowly near them"
+    """
     with open_db(db) as d:
         e = d.add(key, text, author=author, provenance=Provenance(note=note))
         console.print(Text(f"added {e.render()}  (revision {e.revision})"))
 
 
-@app.command("edit")
+@app.command("edit", cls=Command)
 def edit_cmd(
     id: str = typer.Argument(..., help="Entry id, 12 or e12."),
     text: str | None = typer.Option(None, "--text", help="New text."),
     key: str | None = typer.Option(None, "--key", help="New key."),
     db: Path | None = DbOpt, author: str = AuthorOpt, note: str = NoteOpt,
 ) -> None:
-    """Change an entry's text or key (the old one stays in its history)."""
+    """Change an entry's text or key (the old one stays in its history).
+
+    Example: ida db edit e3 --text "a fig weighs 50 grams"
+    """
     with open_db(db) as d:
         e = d.edit(entry_id(id), text, key=key, author=author, provenance=Provenance(note=note))
         console.print(Text(f"edited {e.render()}  (revision {e.revision})"))
 
 
-@app.command("rm")
+@app.command("rm", cls=Command)
 def rm_cmd(
     id: str = typer.Argument(..., help="Entry id, 12 or e12."),
     db: Path | None = DbOpt, author: str = AuthorOpt, note: str = NoteOpt,
 ) -> None:
-    """Remove an entry (its history is kept; `revert` can bring it back)."""
+    """Remove an entry (its history is kept; `revert` can bring it back).
+
+    Example: ida db rm e3
+    """
     with open_db(db) as d:
         n = entry_id(id)
         revision = d.remove(n, author=author, provenance=Provenance(note=note))
         console.print(f"removed e{n}  (revision {revision})")
 
 
-@app.command("history")
+@app.command("history", cls=Command)
 def history_cmd(id: str = typer.Argument(..., help="Entry id, 12 or e12."), db: Path | None = DbOpt) -> None:
-    """Every change to one entry, oldest first."""
+    """Every change to one entry, oldest first.
+
+    Example: ida db history e3
+    """
     with open_db(db) as d:
         n = entry_id(id)
         console.print(events_table(d.history(n), f"history of e{n}"))
 
 
-@app.command("revert")
+@app.command("revert", cls=Command)
 def revert_cmd(
     revision: int = typer.Argument(..., help="The revision whose state to restore."),
     db: Path | None = DbOpt, author: str = AuthorOpt, note: str = NoteOpt,
 ) -> None:
-    """Restore the state at an earlier revision, as new events (nothing is deleted)."""
+    """Restore the state at an earlier revision, as new events (nothing is deleted).
+
+    Example: ida db revert 10
+    """
     with open_db(db) as d:
         before = d.revision
         after = d.revert(revision, author=author, provenance=Provenance(note=note) if note else None)
         console.print(f"reverted to revision {revision}: {after - before} entries changed, now at revision {after}")
 
 
-@app.command("search")
+@app.command("search", cls=Command)
 def search_cmd(
     query: str = typer.Argument(..., help="Any text: an exact key ranks first, then full-text matches."),
     k: int = typer.Option(5, "-k", "--k", help="Most entries to show."),
     db: Path | None = DbOpt,
 ) -> None:
-    """Look entries up as a tree node would."""
+    """Look entries up as a tree node would.
+
+    Example: ida db search "fig weight" -k 3
+    """
     with open_db(db) as d:
         found = d.lookup(query, k)
     if not found:
@@ -141,21 +162,30 @@ def search_cmd(
     console.print(entries_table(found, f"{len(found)} best matches"))
 
 
-@app.command("export")
-def export_cmd(path: Path = typer.Argument(..., help="JSON Lines file to write."), db: Path | None = DbOpt) -> None:
-    """Write live entries as JSON Lines, to review or share in version control."""
+@app.command("export", cls=Command)
+def export_cmd(
+    out: Path = typer.Option(..., "--out", "-o", help="JSON Lines file to write."),
+    db: Path | None = DbOpt,
+) -> None:
+    """Write live entries as JSON Lines, to review or share in version control.
+
+    Example: ida db export -o lessons.jsonl
+    """
     with open_db(db) as d:
-        n = d.export_jsonl(path)
-    console.print(f"exported {n} entries to {escape(str(path))}")
+        n = d.export_jsonl(out)
+    console.print(f"exported {n} entries to {out}")
 
 
-@app.command("import")
+@app.command("import", cls=Command)
 def import_cmd(
     path: Path = typer.Argument(..., help="JSON Lines file from `ida db export`."),
     db: Path | None = DbOpt,
     author: str = typer.Option("import", "--author", help="Author of lines that name none."),
 ) -> None:
-    """Add the entries of a JSON Lines file, all or none; ones already present are skipped."""
+    """Add the entries of a JSON Lines file, all or none; ones already present are skipped.
+
+    Example: ida db import lessons.jsonl
+    """
     with open_db(db) as d:
         n = d.import_jsonl(path, author=author)
-        console.print(f"imported {n} new entries from {escape(str(path))}  (revision {d.last_import_revision})")
+        console.print(f"imported {n} new entries from {path}  (revision {d.last_import_revision})")

@@ -10,10 +10,9 @@ from enum import Enum
 from pathlib import Path
 
 import typer
-from rich.markup import escape
 from rich.table import Table
 
-from ida.cli.common import TASK_HELP, DeviceOpt, ThreadsOpt, console
+from ida.cli.common import TASK_HELP, DeviceOpt, ThreadsOpt, console, say
 from ida.errors import IdaError
 
 
@@ -29,7 +28,8 @@ class SizeOpt(str, Enum):
     base = "base"
 
 
-SizeOption = typer.Option(SizeOpt.tiny, help="Model size: tiny (64 wide, 2 layers), small (128, 4), base (256, 6).")
+ModelSizeOpt = typer.Option(SizeOpt.tiny, "--model-size", help="Model size: tiny (64 wide, 2 layers), small (128, 4), "
+                            "base (256, 6).")
 
 
 class TokenizerOpt(str, Enum):
@@ -55,9 +55,9 @@ def distill_cmd(
     task: str | None = typer.Option(None, help="Instead of transcripts: run this task's H on generated questions and "
                                     "train on its trees (policy mode leaves out primitive questions). " + TASK_HELP),
     questions: int = typer.Option(300, min=1, help="With --task: how many generated questions (seeds 0 and up)."),
-    task_size: int | None = typer.Option(None, help="With --task: size of the questions."),
+    task_size: int | None = typer.Option(None, "--task-size", help="With --task: size of the questions."),
     mode: ModeOpt = typer.Option(ModeOpt.policy, help="policy: (workspace, action) pairs; answer: (question, answer)."),
-    size: SizeOpt = SizeOption,
+    model_size: SizeOpt = ModelSizeOpt,
     steps: int = typer.Option(2000, min=1, help="Most training steps."),
     batch_size: int = typer.Option(32, min=1, help="Pairs per step."),
     lr: float | None = typer.Option(None, help="Peak learning rate (default: by size)."),
@@ -73,7 +73,11 @@ def distill_cmd(
                                            "punctuation split, words whole); bytes: one token per byte."),
     prompt_weight: float = typer.Option(1.0, min=0.0, help="Weight of the loss on the prompt (0: the completion only)."),
 ) -> None:
-    """Train a transformer on transcripts: imitate the decomposer (H'), or answer outright."""
+    """Train a transformer on transcripts: imitate the decomposer (H'), or answer outright.
+
+    Examples: ida distill transcripts/examples --mode policy -o runs/policy ;
+    ida distill --task permutation --questions 300 -o runs/hprime
+    """
     from ida.distill import load_pairs, split, train
 
     _threads(threads)
@@ -92,7 +96,7 @@ def distill_cmd(
         raise IdaError("every pair was held out; lower --held-out")
     console.print(f"{mode.value} pairs: {len(tr)} train, {len(ho)} held out "
                   f"({len({p.question for p in ho})} of {len({p.question for p in pairs})} questions)")
-    r = train(tr, ho, out, size=size.value, steps=steps, batch_size=batch_size, lr=lr, eval_every=eval_every,
+    r = train(tr, ho, out, size=model_size.value, steps=steps, batch_size=batch_size, lr=lr, eval_every=eval_every,
               patience=patience, seed=seed, device=device, resume=resume, progress=progress, mode=mode.value,
               tokenizer=tokenizer.value, prompt_weight=prompt_weight)
     t = Table(show_header=False, box=None)
@@ -117,7 +121,10 @@ def eval_cmd(
     device: str = DeviceOpt,
     threads: int | None = ThreadsOpt,
 ) -> None:
-    """Score a checkpoint: exact match on transcripts, or right answers on a built-in task."""
+    """Score a checkpoint: exact match on transcripts, or right answers on a task.
+
+    Examples: ida eval runs/hprime permutation --n 100 ; ida eval runs/policy transcripts/examples
+    """
     from ida.distill import DistilledPolicy, exact_match, load_checkpoint, load_pairs
 
     from ida.tasks import get as get_task
@@ -133,7 +140,8 @@ def eval_cmd(
         raise IdaError("give a task (e.g. `ida eval MODEL permutation`) or transcripts to score")
     the_task = get_task(task) if task is not None else None  # a bad task fails before the model loads
     model, meta = load_checkpoint(checkpoint, device)
-    console.print(f"[dim]{checkpoint}: {meta.size} {meta.mode} model, step {meta.step}, data {meta.data_hash}[/]")
+    say("[dim]{checkpoint}: {size} {mode} model, step {step}, data {data}[/]", checkpoint=checkpoint, size=meta.size,
+        mode=meta.mode, step=meta.step, data=meta.data_hash)
     if transcripts:
         pairs = load_pairs(transcripts, meta.mode)
         console.print(f"exact match on {len(pairs)} {meta.mode} pairs: {_pct(exact_match(model, pairs))}")
@@ -171,8 +179,8 @@ def iterate_cmd(
     steps: int = typer.Option(200, min=1, help="Training steps per round (the same for both arms)."),
     out: Path = typer.Option(Path("runs/iterate"), "--out", "-o", help="Folder for both arms' models and curves.png."),
     questions: int = typer.Option(2000, min=2, help="Generated questions (distinct ones are kept), split train/held-out."),
-    task_size: int | None = typer.Option(None, help="Size of the task questions (permutation: elements)."),
-    size: SizeOpt = SizeOption,
+    task_size: int | None = typer.Option(None, "--task-size", help="Size of the task questions (permutation: elements)."),
+    model_size: SizeOpt = ModelSizeOpt,
     batch_size: int = typer.Option(64, min=1, help="Pairs per step."),
     held_out: float = typer.Option(0.1, min=0.0, max=0.9, help="Fraction of questions held out; 0 trains on every question and scores the training questions (the paper's protocol)."),
     seed: int = typer.Option(0, help="Seed."),
@@ -186,7 +194,10 @@ def iterate_cmd(
     learn_decomposer: bool = typer.Option(False, "--learn-decomposer", help="The paper's full loop: also train H' on "
                                           "H's decompositions; H' decomposes the roots it is sure of (saved as OUT/decomposer)."),
 ) -> None:
-    """The amplification loop: Amplify(H, model)'s answers train the model; a supervised arm for comparison."""
+    """The amplification loop: Amplify(H, model)'s answers train the model; a supervised arm for comparison.
+
+    Example: ida iterate permutation --task-size 4 --rounds 10 --steps 200
+    """
     from ida.distill.iterate import iterate
 
     _threads(threads)
@@ -210,7 +221,7 @@ def iterate_cmd(
 
     page_rows: list[list[str]] = []
 
-    res = iterate(task, out, rounds=rounds, steps=steps, questions=questions, task_size=task_size, size=size.value,
+    res = iterate(task, out, rounds=rounds, steps=steps, questions=questions, task_size=task_size, size=model_size.value,
                   batch_size=batch_size, held_out=held_out, seed=seed, device=device, supervised=supervised,
                   min_confidence=min_confidence, learn_decomposer=learn_decomposer, primitive_targets=primitive_targets,
                   on_row=show)
@@ -233,4 +244,4 @@ def iterate_cmd(
          "IDA defers": [r.defer_rate for r in rows],
          **({"H' defers": [r.decomposer_defer_rate or 0.0 for r in rows]} if learn_decomposer else {})},
         cols, page_rows)
-    console.print(f"page: {escape(str(page))}")
+    console.print(f"page: {page}")

@@ -8,26 +8,25 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import typer
-from rich.markup import escape
 
 from ida import tasks
-from ida.cli.common import FIX_DIR, TASK_HELP, CorrectionsOpt, DbOpt, console, open_db
+from ida.cli.common import FIX_DIR, TASK_HELP, CorrectionsOpt, DbOpt, OverseerOpt, TaskSizeOpt, console, open_db, say
 from ida.errors import IdaError
-from ida.overseer import FixStep, HumanOverseer, OracleOverseer, Overseer, RuleOverseer, apply, backward, fix
+from ida.overseer import FixStep, HumanOverseer, OracleOverseer, Overseer, Report, RuleOverseer, apply, backward, fix
+from ida.policies.human import Leave
 from ida.overseer.saved import report_path, save_report
 from ida.policy import Policy
 from ida.render import report_view, tree_view
 from ida.transcript import load_transcript
 from ida.tree import Tree
 
-OverseerOpt = typer.Option("rules", "--overseer", help="rules (the task's local rules), oracle (ground truth) or human.")
 TaskOpt = typer.Option(None, "--task", help=TASK_HELP + " Its rules and ground truth judge the tree "
                        "(default: the task the tree was run with, if it is built in or installed).")
 
 
 def show_text(text: str) -> None:
-    """What the person overseeing reads: data, printed as text (brackets in it are not markup)."""
-    console.print(text, markup=False, highlight=False)
+    """What the person overseeing reads: data, printed as text (the console reads no markup)."""
+    console.print(text)
 
 
 def backward_cmd(
@@ -38,34 +37,50 @@ def backward_cmd(
     db: Path | None = DbOpt,
     do_apply: bool = typer.Option(False, "--apply", help="Commit the edits to the database and save corrections."),
     corrections: Path = CorrectionsOpt,
-    report_out: Path | None = typer.Option(None, "--report-out", help="Where the report is saved for `ida view` "
-                                           "(default: beside the transcript, NAME.report.json)."),
+    out: Path | None = typer.Option(None, "--out", "-o", help="Where the report is saved, for `ida view` and a "
+                                    "later --apply (default: beside the transcript, NAME.report.json)."),
+    saved: Path | None = typer.Option(None, "--report", help="Blame from this saved report (a dry run's, or one "
+                                      "left part way) instead of asking the overseer again: with --apply, commit it."),
 ) -> None:
     """Run the overseer backward pass on a saved tree: who is to blame for the root's answer?
 
-    Example: ida backward transcripts/runs/capitals-size1-seed0.jsonl --target Canberra --task examples/capitals.py:TASK
+    Examples: ida backward run.jsonl --target "Paris, Canberra" --task examples/capitals.py:TASK ;
+    ida backward run.jsonl --target 150 --overseer human ; ida backward run.jsonl --target 150 --report run.report.json --apply
     """
     tree = load_transcript(transcript)
-    t = tasks.get(task) if task else _task_of(tree, overseer)
-    with _at_the_prompt():
-        report = backward(tree, target, make_overseer(overseer, t, ask=console.input, show=show_text))
+    saved_to = out or report_path(transcript)
+    if saved is not None:
+        report = _saved_report(saved, tree, target)
+    else:
+        t = tasks.get(task) if task else _task_of(tree, overseer)
+        judge = make_overseer(overseer, t, ask=console.input, show=show_text)
+        report = Report(tree, target)
+        try:
+            backward(tree, target, judge, into=report)
+        except (KeyboardInterrupt, EOFError, Leave):  # what was typed is kept: save the blame so far
+            if isinstance(judge, HumanOverseer) and judge.unfinished is not None:
+                report.visits.append(judge.unfinished)
+            save_report(report, saved_to)
+            say("\n[dim]left: the blame of {n} node(s) so far is saved in {path}; commit it with --report {path} "
+                "--apply[/]", n=len(report.visits), path=saved_to)
+            raise typer.Exit(130) from None
     console.print(report_view(report))
-    saved_to = report_out or report_path(transcript)
     if not do_apply:
         save_report(report, saved_to)
-        console.print(f"[dim]report saved: {escape(str(saved_to))}[/]")
+        say("[dim]report saved: {path}[/]", path=saved_to)
         if report.edits or report.corrections:
-            console.print("[dim]dry run: add --apply to commit the edits and save the corrections[/]")
+            say("[dim]dry run: add --apply to commit the edits and save the corrections[/]")
         return
     applied = apply(report, open_db(db) if report.edits else None, corrections)
     save_report(report, saved_to, applied)
-    console.print(f"[dim]report saved: {escape(str(saved_to))}[/]")
+    say("[dim]report saved: {path}[/]", path=saved_to)
     for e in applied.entries:
-        console.print(f"committed [bold]e{e.id}[/] {escape(e.key)}: {escape(e.text)}  (revision {applied.revision})")
+        say("committed [bold]e{id}[/] {key}: {text}  (revision {rev})", id=e.id, key=e.key, text=e.text,
+            rev=applied.revision)
     for eid in applied.removed:
         console.print(f"removed e{eid}")
     if applied.corrections:
-        console.print(f"corrections saved: {escape(str(applied.corrections))}")
+        console.print(f"corrections saved: {applied.corrections}")
 
 
 def fix_cmd(
@@ -74,31 +89,33 @@ def fix_cmd(
     task: str | None = typer.Option(None, "--task", help="For a QUESTION: the task whose H, rules, ground truth "
                                     "and facts serve it (" + TASK_HELP + ")"),
     seed: int = typer.Option(0, help="Seed of the generated question."),
-    size: int | None = typer.Option(None, help="Size of the question."),
+    task_size: int | None = TaskSizeOpt,
     target: str | None = typer.Option(None, "--target", help="The right answer (default: the task's ground truth)."),
-    overseer: str = typer.Option("oracle", "--overseer", help="rules, oracle or human. With a QUESTION and no "
-                                 "--task, human: you decompose at the prompt (as in `ida ask`), then blame."),
+    overseer: str = OverseerOpt,
     max_steps: int = typer.Option(5, help="Most forward-backward rounds."),
     db: Path | None = DbOpt,
     add_facts: bool = typer.Option(False, "--add-facts", help="Add the task's facts missing from the database first."),
     corrections: Path = CorrectionsOpt,
-    save_dir: Path = typer.Option(FIX_DIR, help="Where each round's transcript (and report) is saved."),
+    out: Path = typer.Option(FIX_DIR, "--out", "-o", help="Folder for each round's transcript and report."),
     view: bool = typer.Option(False, "--view", help="Also write an HTML page of the rounds, their blame and diffs."),
 ) -> None:
     """Forward, check, backward, apply, forward again: until the root answer is right.
 
-    Examples: ida fix weights --seed 2 --db lessons.sqlite ;
+    A QUESTION without --task needs --overseer human: you decompose at the prompt (as in
+    `ida ask`), then blame.
+
+    Examples: ida fix weights --seed 2 --db lessons.sqlite --overseer oracle ;
     ida fix 'What is the capital of Australia?' --target Canberra --task examples/capitals.py:TASK ;
     ida fix 'What is 2 * 3?' --target 6 --overseer human
     """
     if max_steps < 1:
         raise IdaError("--max-steps must be at least 1")
-    t, question, target = _what_to_fix(what, task, seed, size, target, overseer)
+    t, question, target = _what_to_fix(what, task, seed, task_size, target, overseer)
     database = open_db(db)
     if add_facts and t is not None and t.facts:
-        console.print(f"[dim]{tasks.add_facts(t, database)} fact(s) of task {escape(t.name)} added[/]")
-    console.print(f"[bold]{escape(question)}[/]  target: {escape(target)}  database: {escape(str(database.path))} "
-                  f"(revision {database.revision})")
+        say("[dim]{n} fact(s) of task {task} added[/]", n=tasks.add_facts(t, database), task=t.name)
+    say("[bold]{question}[/]  target: {target}  database: {db} (revision {rev})", question=question, target=target,
+        db=database.path, rev=database.revision)
 
     saved: list[Path] = []
     result_steps: list[FixStep] = []
@@ -106,34 +123,49 @@ def fix_cmd(
     def show(step: FixStep) -> None:
         console.rule(f"round {len(result_steps) + 1}")
         result_steps.append(step)
-        saved.append(step.tree.save(save_dir / f"round{len(result_steps)}-{step.tree.run_id}.jsonl"))
+        saved.append(step.tree.save(out / f"round{len(result_steps)}-{step.tree.run_id}.jsonl"))
         if step.report is not None:
             save_report(step.report, report_path(saved[-1]), step.applied)
         console.print(tree_view(step.tree, depth=2))
         if step.report is None:
-            console.print(f"[green]right[/]: {escape(str(step.tree.answer))}")
+            say("[green]right[/]: {answer}", answer=step.tree.answer)
             return
-        console.print(f"[red]wrong[/]: {escape(str(step.tree.answer))}")
+        say("[red]wrong[/]: {answer}", answer=step.tree.answer)
         console.print(report_view(step.report))
 
-    with _decomposer(t) as policy, _at_the_prompt():
+    with _decomposer(t) as policy, at_the_prompt():
         result = fix(question, target, policy, make_overseer(overseer, t, ask=console.input, show=show_text),
                      db=database, max_steps=max_steps, on_step=show, corrections_dir=corrections,
                      task=t.name if t else None)
     edits = sum(len(s.report.edits) for s in result.steps if s.report)
     verdict = "[green]fixed[/]" if result.fixed else "[red]not fixed[/]"
-    console.print(f"{verdict} after {len(result.steps)} round(s), {edits} database edit(s)")
-    console.print("[dim]saved " + escape(", ".join(map(str, saved))) + "[/]")
+    say(verdict + " after {n} round(s), {edits} database edit(s)", n=len(result.steps), edits=edits)
+    say("[dim]saved {paths}[/]", paths=", ".join(map(str, saved)))
     if view:
         from ida.view import open_runs, write_page
 
         runs = open_runs(saved)
         for i, r in enumerate(runs, 1):
             r.label = f"round {i}"
-        page = write_page(save_dir / f"fix-{result.steps[0].tree.run_id}.html", runs, title=f"ida fix: {question}")
-        console.print(f"page: {escape(str(page))}")
+        page = write_page(out / f"fix-{result.steps[0].tree.run_id}.html", runs, title=f"ida fix: {question}")
+        console.print(f"page: {page}")
     if not result.fixed:
         raise typer.Exit(1)
+
+
+def _saved_report(path: Path, tree: Tree, target: str) -> Report:
+    """A saved report to commit: about this very tree and target, and not committed already."""
+    from ida.overseer.saved import ReportError, check_matches, from_file, load_report
+
+    saved = load_report(path)
+    check_matches(saved, tree, path)
+    if saved.feedback != target:
+        raise ReportError(f"{path}: this report blames toward {saved.feedback!r}, not {target!r}")
+    if saved.applied is not None:
+        raise ReportError(f"{path}: already applied (database revision {saved.applied.revision})")
+    if not saved.complete:
+        say("[yellow]{path}: a pass left part way ({n} node(s) blamed so far)[/]", path=path, n=len(saved.visits))
+    return from_file(saved, tree)
 
 
 def _what_to_fix(what: str, task: str | None, seed: int, size: int | None, target: str | None,
@@ -169,20 +201,18 @@ def _decomposer(task: tasks.Task | None) -> Iterator[Policy]:
     from ida.policies.human import HumanPolicy
     from ida.policies.memo import Automation, MemoPolicy
 
-    console.print("[dim]you are H: answer each workspace (help lists the commands); then you blame[/]")
+    say("[dim]you are H: answer each workspace (help lists the commands); then you blame[/]")
     with tempfile.TemporaryDirectory() as scratch, Automation(Path(scratch) / "automation.sqlite") as auto:
         yield MemoPolicy(HumanPolicy(console), auto, name="human")
 
 
 @contextmanager
-def _at_the_prompt() -> Iterator[None]:
+def at_the_prompt() -> Iterator[None]:
     """A person who leaves (Ctrl-C, Ctrl-D, `exit`) ends the command with one line, exit 130."""
-    from ida.policies.human import Leave
-
     try:
         yield
     except (KeyboardInterrupt, EOFError, Leave):
-        console.print("\n[dim]left: nothing applied from this pass[/]")
+        say("\n[dim]left: nothing applied from this pass[/]")
         raise typer.Exit(130) from None
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
@@ -39,6 +38,8 @@ def ask_cmd(
     """A decomposition session at the terminal: one workspace at a time, saved after every action.
 
     At the prompt: ask, unlock, lookup, scratch, reply, plus undo, tree, raw, help and exit.
+
+    Examples: ida ask "is the list [1 [2 [3 []]]] sorted from least to greatest?" ; ida ask --resume
     """
     suggester = model_suggester(suggest) if suggest is not None else None  # before anything is stored
     with SessionStore(sessions) as store:
@@ -82,12 +83,15 @@ def ask_cmd(
 
 
 def sessions_cmd(sessions: Path | None = SessionsOpt) -> None:
-    """List saved sessions, newest first."""
+    """List saved sessions, newest first.
+
+    Example: ida sessions --sessions .ida/sessions.sqlite
+    """
     with SessionStore(sessions) as store:
         rows = store.sessions()
         automation = len(store.automation)
     if not rows:
-        console.print(f"no sessions in {escape(str(store.path))}")
+        console.print(f"no sessions in {store.path}")
         return
     table = Table(title=f"{len(rows)} sessions ({automation} automated contexts)", title_justify="left")
     for col in ("id", "status", "question", "yours", "automated", "answer", "updated"):

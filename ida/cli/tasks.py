@@ -10,8 +10,10 @@ from ida.errors import IdaError
 
 
 def tasks_cmd() -> None:
-    """List the tasks every command takes by name: built in, and installed through the `ida.tasks`
-    entry points. Any command also takes FILE.py:NAME or package.module:NAME.
+    """List the tasks commands take by name: built in, and added by installed packages.
+
+    Packages add tasks through the `ida.tasks` entry points; any command also takes
+    FILE.py:NAME or package.module:NAME.
 
     Example: ida tasks
     """

@@ -6,12 +6,11 @@ import tempfile
 from pathlib import Path
 
 import typer
-from rich.markup import escape
 from rich.text import Text
 
-from ida.cli.common import VASE_DIR, console, open_db
+from ida.cli.common import VASE_DIR, console, open_db, say
 from ida.errors import IdaError
-from ida.cli.overseer import make_overseer, show_text
+from ida.cli.overseer import at_the_prompt, make_overseer, show_text
 from ida.overseer.saved import report_path, save_report
 from ida.render import report_view, tree_view
 from ida.scenarios import vase
@@ -24,25 +23,28 @@ def vase_cmd(
                              "a .json file ({door, things: [{name, at, fragile}]}); or 'random' (see --seed)."),
     db: Path | None = typer.Option(None, "--db", help="Experience database; lessons persist there, so a second "
                                       "replay breaks nothing (default: a fresh temporary one)."),
-    overseer: str = typer.Option("rules", "--overseer", help="rules (the scenario's local rules) or human (you assign the blame)."),
+    overseer: str = typer.Option("rules", "--overseer", help="rules (the scenario's local rules; the default "
+                                 "everywhere) or human (you assign the blame at the blame> prompt)."),
     seed: int = typer.Option(0, help="Seed for --room random."),
-    save_dir: Path = typer.Option(VASE_DIR, help="Where both runs' transcripts are saved."),
+    out: Path = typer.Option(VASE_DIR, "--out", "-o", help="Folder for both runs' transcripts and the report."),
     view: bool = typer.Option(False, "--view", help="Also write an HTML page of both runs, the blame and the diff."),
 ) -> None:
-    """Replay the breakable vase: run, break, backward pass, lesson, run again."""
+    """Replay the breakable vase: run, break, backward pass, lesson, run again.
+
+    Examples: ida vase ; ida vase --room "glass bowl@2:fragile, crate@5" --view ; ida vase --overseer human
+    """
     the_room = vase.parse_room(room, seed)
     if overseer not in ("rules", "human"):
         raise IdaError(f"unknown overseer {overseer!r} for the vase; choose rules or human")
     judge = vase.overseer() if overseer == "rules" else make_overseer(overseer, None, ask=console.input, show=show_text)
     with tempfile.TemporaryDirectory() as scratch:
         database = open_db(db or Path(scratch) / "vase.sqlite")
-        console.print("[bold]room[/]: " + ", ".join(f"{escape(t.name)} at {t.at}" + (" [red](fragile)[/]" if t.fragile else "")
-                                                for t in the_room.things)
-                      + f"; door at {the_room.door}.  [dim]The agent sees positions, never fragility.[/]")
-        console.print(f"[dim]experience database: {'temporary, fresh' if db is None else escape(str(database.path))} "
-                      f"(revision {database.revision})[/]")
-        r = vase.replay(the_room, database, judge, corrections_dir=save_dir.parent / "corrections")
-        paths = [r.first.save(save_dir / f"run1-{r.first.run_id}.jsonl")]
+        console.print(_room_line(the_room))
+        say("[dim]experience database: {db} (revision {rev})[/]", db="temporary, fresh" if db is None else database.path,
+            rev=database.revision)
+        with at_the_prompt():
+            r = vase.replay(the_room, database, judge, corrections_dir=out.parent / "corrections")
+        paths = [r.first.save(out / f"run1-{r.first.run_id}.jsonl")]
         if r.report is not None:  # beside run 1's transcript, for `ida view`
             paths.append(save_report(r.report, report_path(paths[0]), r.applied))
 
@@ -50,11 +52,11 @@ def vase_cmd(
         console.print(tree_view(r.first, depth=2))
         _outcome(r.first_outcome)
         if r.report is None:
-            console.print(f"[green]nothing broke[/]: the database already held the lessons. "
-                          f"Summary: 0 broken, time {r.first_outcome.time}; no backward pass needed.")
-            console.print(f"[dim]saved {escape(str(paths[0]))}[/]")
+            say("[green]nothing broke[/]: the database already held the lessons. "
+                "Summary: 0 broken, time {time}; no backward pass needed.", time=r.first_outcome.time)
+            say("[dim]saved {path}[/]", path=paths[0])
             if view:
-                _page(save_dir, r.first, paths[:1])
+                _page(out, r.first, paths[:1])
             return
         console.rule("backward pass")
         console.print(report_view(r.report))
@@ -69,23 +71,24 @@ def vase_cmd(
         console.print(tree_view(r.second, depth=2, marks=marks))  # type: ignore[arg-type]
         if changed is not None:
             node = r.second.nodes[changed]  # type: ignore[union-attr]
-            console.print(f"[magenta]#{changed}[/] now sees:")
-            console.print(node.workspace_at(len(node.steps) - 1), markup=False)
+            say("[magenta]#{node}[/] now sees:", node=changed)
+            console.print(node.workspace_at(len(node.steps) - 1))
         _outcome(r.second_outcome)  # type: ignore[arg-type]
-        second = r.second.save(save_dir / f"run2-{r.second.run_id}.jsonl")  # type: ignore[union-attr]
+        second = r.second.save(out / f"run2-{r.second.run_id}.jsonl")  # type: ignore[union-attr]
         paths.append(second)
         if r.applied and r.applied.corrections:
             paths.append(r.applied.corrections)
 
         before, after = r.first_outcome, r.second_outcome
-        lessons = "; ".join(f"e{e.id} {escape(e.key)}" for e in r.applied.entries) or "none"  # type: ignore[union-attr]
+        lessons = "; ".join(f"e{e.id} {e.key}" for e in r.applied.entries) or "none"  # type: ignore[union-attr]
         console.rule()
-        console.print(f"[bold]summary[/]: run 1 broke {len(before.broken)} ({escape(', '.join(n for n, _ in before.broken))}), "
-                      f"time {before.time}; {len(r.report.blamed)} node(s) blamed of {len(r.report.visits)} visited; "
-                      f"lessons {lessons}; run 2 broke {len(after.broken)}, time {after.time}.")  # type: ignore[union-attr]
-        console.print("[dim]saved " + escape(", ".join(map(str, paths))) + "[/]")
+        say("[bold]summary[/]: run 1 broke {n1} ({broken}), time {t1}; {blamed} node(s) blamed of {visited} visited; "
+            "lessons {lessons}; run 2 broke {n2}, time {t2}.", n1=len(before.broken),
+            broken=", ".join(n for n, _ in before.broken), t1=before.time, blamed=len(r.report.blamed),
+            visited=len(r.report.visits), lessons=lessons, n2=len(after.broken), t2=after.time)  # type: ignore[union-attr]
+        say("[dim]saved {paths}[/]", paths=", ".join(map(str, paths)))
         if view:
-            _page(save_dir, r.first, [paths[0], second])
+            _page(out, r.first, [paths[0], second])
         if after.broken:  # type: ignore[union-attr]
             raise typer.Exit(1)
 
@@ -97,10 +100,21 @@ def _page(save_dir: Path, first: Tree, transcripts: list[Path]) -> None:
     for r, label in zip(runs, ("run 1", "run 2")):
         r.label = label
     page = write_page(save_dir / f"vase-{first.run_id}.html", runs, title="ida vase: run 1, the backward pass, run 2")
-    console.print(f"page: {escape(str(page))}")
+    console.print(f"page: {page}")
+
+
+def _room_line(room: vase.Room) -> Text:
+    line = Text.assemble(("room", "bold"), ": ")
+    for i, t in enumerate(room.things):
+        line.append((", " if i else "") + f"{t.name} at {t.at}")
+        if t.fragile:
+            line.append(" (fragile)", "red")
+    line.append(f"; door at {room.door}.  ")
+    line.append("The agent sees positions, never fragility.", "dim")
+    return line
 
 
 def _outcome(out: vase.Outcome) -> None:
     for line in out.log:
-        console.print(escape(line), style="red" if "broke" in line else None)
+        console.print(line, style="red" if "broke" in line else None)
     console.print(f"time taken: {out.time}")

@@ -6,7 +6,6 @@ import webbrowser
 from pathlib import Path
 
 import typer
-from rich.markup import escape
 
 from ida.cli.common import console
 from ida.errors import IdaError
@@ -23,7 +22,10 @@ def view_cmd(
     serve: bool = typer.Option(False, "--serve", help="Serve a folder of transcripts on localhost instead."),
     port: int = typer.Option(8000, "--port", min=0, max=65535, help="Port for --serve (0: any free one)."),
 ) -> None:
-    """Write one self-contained HTML page (no network) showing the runs, their blame and their diff."""
+    """Write one self-contained HTML page (no network) showing the runs, their blame and their diff.
+
+    Examples: ida view transcripts/runs/permutation-size8-seed1.jsonl --open ; ida view --serve transcripts
+    """
     from ida.view import DiffError, open_runs, write_page
 
     if serve:
@@ -38,7 +40,7 @@ def view_cmd(
     except DiffError as e:
         raise IdaError(f"{e} (--no-diff shows them without one)") from None
     nodes = sum(len(r.tree) for r in runs)
-    console.print(f"wrote {escape(str(path))} ({len(runs)} run(s), {nodes} nodes"
+    console.print(f"wrote {path} ({len(runs)} run(s), {nodes} nodes"
                   + (f", {sum(r.report is not None for r in runs)} report(s)" if any(r.report for r in runs) else "") + ")")
     if open_page:
         webbrowser.open(path.resolve().as_uri())
@@ -54,7 +56,7 @@ def _serve(folders: list[Path] | None, port: int) -> None:
         server = make_server(folder, port)
     except OSError as e:
         raise IdaError(f"cannot listen on port {port}: {e.strerror or e}") from None
-    console.print(f"serving {escape(str(folder))} at http://127.0.0.1:{server.server_address[1]}/  (Ctrl-C stops)")
+    console.print(f"serving {folder} at http://127.0.0.1:{server.server_address[1]}/  (Ctrl-C stops)")
     try:
         server.serve_forever()
     except KeyboardInterrupt:

@@ -45,6 +45,7 @@ class Report:
     overseer: str = ""
     visits: list[Visit] = field(default_factory=list)
     conflicts: list[Conflict] = field(default_factory=list)
+    complete: bool = False  # the pass reached its end (False: interrupted, these are the visits so far)
 
     @property
     def edits(self) -> list[Edit]:
@@ -64,13 +65,19 @@ class Report:
         return [v for v in self.visits if not (v.blame.ok or v.blame.blamed or v.blame.targets)]
 
 
-def backward(tree: Tree, feedback: str, overseer: Overseer) -> Report:
+def backward(tree: Tree, feedback: str, overseer: Overseer, into: Report | None = None) -> Report:
+    """The pass. `into`: a Report to fill as it goes, so a caller keeps the visits made so far
+    when the pass is interrupted (a person leaving the blame prompt, say)."""
+    report = into or Report(tree, feedback)
+    report.overseer = getattr(overseer, "name", type(overseer).__name__)
     with gc_paused():
-        return _walk(tree, feedback, overseer)
+        _walk(report, overseer)
+    report.complete = True
+    return report
 
 
-def _walk(tree: Tree, feedback: str, overseer: Overseer) -> Report:
-    report = Report(tree, feedback, overseer=getattr(overseer, "name", type(overseer).__name__))
+def _walk(report: Report, overseer: Overseer) -> None:
+    tree, feedback = report.tree, report.feedback
     nodes = tree.nodes
     waiting = _parent_counts(tree)  # a node is ready when every parent has spoken
     inbox: dict[int, list[tuple[int, str]]] = {tree.root: [(-1, feedback)]}
@@ -96,7 +103,6 @@ def _walk(tree: Tree, feedback: str, overseer: Overseer) -> Report:
             waiting[cid] -= 1
             if waiting[cid] == 0:
                 ready.append(cid)
-    return report
 
 
 def _parent_counts(tree: Tree) -> dict[int, int]:

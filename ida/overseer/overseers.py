@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterable
 
 from ida.actions import ActionError, parse_action
 from ida.errors import IdaError
+from ida.overseer.backward import Visit
 from ida.overseer.blame import Blame, Correction, Edit, NodeContext, Rule
 from ida.tree import Node, Tree
 
@@ -110,6 +111,7 @@ class HumanOverseer:
 
     def __init__(self, ask: Callable[[str], str] = input, show: Callable[[str], None] = print) -> None:
         self.ask, self.show = ask, show
+        self.unfinished: Visit | None = None  # the node being blamed when the person left, as typed so far
 
     def blame(self, node: Node, target: str, tree: Tree) -> Blame:
         ctx = NodeContext(node, tree)
@@ -121,7 +123,15 @@ class HumanOverseer:
         self.show("children: " + (", ".join(f"#{c.id} {c.question.text()} -> {c.answer_text}" for c in ctx.children()) or "none"))
         blame = Blame()
         while True:
-            line = self.ask("blame> ").strip()
+            try:
+                line = self.ask("blame> ").strip()
+            except (KeyboardInterrupt, EOFError):  # Ctrl-C and Ctrl-D alike: keep what was typed here
+                for e in blame.edits:
+                    e.node = node.id
+                if blame.correction:
+                    blame.correction.node = node.id
+                self.unfinished = Visit(node.id, target, blame) if blame.blamed or blame.targets or blame.note else None
+                raise
             if line in ("", "done"):
                 return blame
             if line in ("help", "?"):

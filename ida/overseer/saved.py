@@ -101,6 +101,7 @@ class ReportFile(_Model):
     visits: list[SavedVisit] = []
     conflicts: list[SavedConflict] = []
     unexplained: list[int] = []
+    complete: bool = True  # False: the pass was left part way (the visits made so far)
     applied: AppliedRecord | None = None  # None: a dry run, nothing committed
 
 
@@ -144,7 +145,23 @@ def to_file(report: Report, applied: Applied | None = None) -> ReportFile:
             corrections=None if applied.corrections is None else str(applied.corrections))
     return ReportFile(transcript=identity(report.tree), feedback=report.feedback, overseer=report.overseer,
                       visits=visits, conflicts=[SavedConflict(node=c.node, targets=c.targets) for c in report.conflicts],
-                      unexplained=[v.node for v in report.unexplained], applied=record)
+                      unexplained=[v.node for v in report.unexplained], complete=report.complete, applied=record)
+
+
+def from_file(saved: ReportFile, tree: Tree) -> Report:
+    """The report a file holds, on the tree it is about (check `matches` first): a dry run's blame,
+    applied later without typing it again."""
+    from ida.overseer.backward import Conflict, Report, Visit
+    from ida.overseer.blame import Blame, Correction, Edit
+
+    visits = [Visit(v.node, v.target, Blame(
+        ok=v.ok, targets=dict(v.targets), note=v.note,
+        edits=[Edit(e.op, key=e.key, text=e.text, entry_id=e.entry_id, reason=e.reason, node=e.node)  # type: ignore[arg-type]
+               for e in v.edits],
+        correction=None if v.correction is None else Correction(v.correction.step, v.correction.action, v.correction.node)))
+        for v in saved.visits]
+    return Report(tree, saved.feedback, overseer=saved.overseer, visits=visits,
+                  conflicts=[Conflict(c.node, list(c.targets)) for c in saved.conflicts], complete=saved.complete)
 
 
 def save_report(report: Report, path: str | Path, applied: Applied | None = None) -> Path:
