@@ -13,6 +13,8 @@ from ida.errors import IdaError
 from ida.cli.common import FIX_DIR, CorrectionsOpt, DbOpt, console, open_db
 from ida.overseer import FixStep, HumanOverseer, OracleOverseer, Overseer, RuleOverseer, apply, backward, fix
 from ida.overseer.saved import report_path, save_report
+from ida.cli.memo import change_line
+from ida.session import SessionStore
 from ida.render import report_view, tree_view
 from ida.transcript import load_transcript
 
@@ -28,6 +30,8 @@ def backward_cmd(
     corrections: Path = CorrectionsOpt,
     report_out: Path | None = typer.Option(None, "--report-out", help="Where the report is saved for `ida view` "
                                            "(default: beside the transcript, NAME.report.json)."),
+    sessions: Path | None = typer.Option(None, "--sessions", help="With --apply, the sessions file whose automation "
+                                         "the corrections update (default for a session's transcript: as `ida ask`)."),
 ) -> None:
     """Run the overseer backward pass on a saved tree: who is to blame for the root's answer?"""
     tree = load_transcript(transcript)
@@ -41,7 +45,13 @@ def backward_cmd(
         if report.edits or report.corrections:
             console.print("[dim]dry run: add --apply to commit the edits and save the corrections[/]")
         return
-    applied = apply(report, open_db(db) if report.edits else None, corrections)
+    store = SessionStore(sessions) if report.corrections and (sessions or "session" in tree.meta) else None
+    try:
+        applied = apply(report, open_db(db) if report.edits else None, corrections,
+                        automation=store.automation if store is not None else None)
+    finally:
+        if store is not None:
+            store.close()
     save_report(report, saved_to, applied)
     console.print(f"[dim]report saved: {escape(str(saved_to))}[/]")
     for e in applied.entries:
@@ -50,6 +60,8 @@ def backward_cmd(
         console.print(f"removed e{eid}")
     if applied.corrections:
         console.print(f"corrections saved: {escape(str(applied.corrections))}")
+    for change in applied.automation:
+        console.print(change_line(change))
 
 
 def fix_cmd(
