@@ -25,7 +25,7 @@ from ida.tree import Node, Tree
 
 sys.path.insert(0, str(Path(__file__).parent))
 from test_session import (  # noqa: E402
-    MULTIPLY_Q, SORTED, SORTED_Q, Player, length_person, length_question, multiply_person, play, sorted_person,
+    MULTIPLY_Q, SORTED, SORTED_Q, Player, length_person, length_question, play, sorted_person,
     sorted_question,
 )
 
@@ -112,6 +112,7 @@ def test_automation_entries_have_authors_provenance_history_and_revert(tmp_path)
         assert [e.action for e in history] == ["reply yes, then $2", "unlock $2", None, "unlock $2",
                                                "reply yes, then $2"]
         assert history[2].origin.reason == "ask me" and auto.revision == 5
+        assert not auto.revert(a, history[2].revision).live and auto.get(ws) is None  # back to forgotten
         for bad, words in (("a99", "no automation entry a99"), ("x1", "bad automation entry")):
             with pytest.raises(AutomationError, match=words):
                 auto.entry(bad)

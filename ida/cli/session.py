@@ -19,6 +19,19 @@ from ida.session import model_suggester
 from ida.seen import seen_question
 
 
+# Paragraphs without line breaks: typer keeps a help paragraph's breaks, so the terminal wraps it.
+ASK_HELP = "\n\n".join([
+    "A decomposition session at the terminal: one workspace at a time, saved after every action.",
+    "At the prompt: ask, unlock, lookup, scratch, reply, plus undo, tree, raw, help and exit.",
+    "An action is remembered under the workspace exactly as you saw it (automation) and replayed wherever a "
+    "workspace reads the same. Keep pointers locked for as long as you can: on `is the list [1 [2 [3 [4 [5 [6 []]]]]]] "
+    "sorted from least to greatest?`, asking `are the first two elements of $1 in order?` (answered `yes, then $2`) "
+    "and then `is the list $2 sorted from least to greatest?` before unlocking anything is typed once and serves all "
+    "six levels: you type in 17 of the tree's 35 workspaces and automation takes the other 18. Unlocking $1 first "
+    "puts its value in every workspace below it, so little repeats: 18 of 23 typed, 5 automated.",
+    "`ida sessions memo --help`: list, show, edit, forget and revert what automation replays.",
+])
+
 SessionsOpt = typer.Option(None, "--sessions", help="Sessions file (default: $IDA_SESSIONS, else .ida/sessions.sqlite).")
 
 
@@ -40,19 +53,7 @@ def ask_cmd(
     save: Path | None = typer.Option(None, help="Transcript path (default: transcripts/sessions/ID.jsonl); "
                                       "with --resume, where the resumed session saves its tree instead."),
 ) -> None:
-    """A decomposition session at the terminal: one workspace at a time, saved after every action.
-
-    At the prompt: ask, unlock, lookup, scratch, reply, plus undo, tree, raw, help and exit.
-
-    An action is remembered under the workspace exactly as you saw it (automation) and replayed
-    wherever a workspace reads the same. Keep pointers locked for as long as you can: on
-    `is the list [1 [2 [3 [4 [5 [6 []]]]]]] sorted from least to greatest?`, asking
-    `are the first two elements of $1 in order?` (answered `yes, then $2`) and then
-    `is the list $2 sorted from least to greatest?` before unlocking anything is typed once
-    and serves all six levels: you type in 17 of the tree's 35 workspaces and automation takes
-    the other 18. Unlocking $1 first puts its value in every workspace below it, so little
-    repeats: 18 of 23 typed, 5 automated.
-    """
+    """A decomposition session at the terminal: one workspace at a time, saved after every action."""
     suggester = model_suggester(suggest) if suggest is not None else None  # before anything is stored
     with SessionStore(sessions) as store:
         if resume:
