@@ -132,6 +132,10 @@ class PointerNames:
     def get(self, n: int) -> Message | None:
         return self.messages[n - 1] if 1 <= n <= len(self.messages) else None
 
+    def number(self, m: Message) -> int | None:
+        """The number `m` already has here, if any (naming nothing new, unlike `name`)."""
+        return self._index.get(m.address)
+
     def __len__(self) -> int:
         return len(self.messages)
 

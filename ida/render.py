@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from rich.panel import Panel
@@ -9,18 +10,21 @@ from rich.table import Table
 from rich.text import Text
 from rich.tree import Tree as RichTree
 
+from ida.hypertext import Message
 from ida.tree import Node, Tree
 from ida.workspace import Workspace
 
+Show = Callable[[Message], str]  # how a message is written: in full (`Message.text`), or as a workspace sees it
 
-def node_label(node: Node, mark: str = "") -> Text:
+
+def node_label(node: Node, mark: str = "", show: Show = Message.text) -> Text:
     t = Text()
     t.append(f"#{node.id} ", style="dim")
-    t.append(node.question.text(), style="bold" if node.depth == 0 else "")
+    t.append(show(node.question), style="bold" if node.depth == 0 else "")
     if node.failure:
         t.append(f"  ✗ {node.answer_text}", style="red")
     elif node.answer is not None:
-        t.append(f"  → {node.answer_text}", style="green")
+        t.append(f"  → {show(node.answer)}", style="green")
     else:
         t.append("  (unanswered)", style="yellow")
     if mark:
@@ -28,14 +32,16 @@ def node_label(node: Node, mark: str = "") -> Text:
     return t
 
 
-def tree_view(tree: Tree, depth: int = 4, marks: dict[int, str] | None = None, width: int = 8) -> RichTree:
-    """The tree from the root, `depth` levels deep, `width` children per node at most.
+def tree_view(tree: Tree, depth: int = 4, marks: dict[int, str] | None = None, width: int = 8,
+              show: Show = Message.text) -> RichTree:
+    """The tree from the root, `depth` levels deep, `width` children per node at most; `show`
+    writes its messages (in full by default).
 
     A node reached again through memoization is shown once and then referred to.
     """
     marks = marks or {}
     root = tree.root_node
-    view = RichTree(node_label(root, marks.get(root.id, "")))
+    view = RichTree(node_label(root, marks.get(root.id, ""), show))
     shown = {root.id}
     stack = [(root, view)]
     while stack:  # iterative: trees can be deeper than Python's recursion limit
@@ -48,10 +54,10 @@ def tree_view(tree: Tree, depth: int = 4, marks: dict[int, str] | None = None, w
         for cid in kids[:width]:
             child = tree.nodes[cid]
             if cid in shown:
-                branch.add(Text(f"#{cid} (shared) {child.question.text()}", style="dim cyan"))
+                branch.add(Text(f"#{cid} (shared) {show(child.question)}", style="dim cyan"))
                 continue
             shown.add(cid)
-            pending.append((child, branch.add(node_label(child, marks.get(cid, "")))))
+            pending.append((child, branch.add(node_label(child, marks.get(cid, ""), show))))
         if len(kids) > width:
             branch.add(Text(f"… {len(kids) - width} more", style="dim"))
         stack.extend(reversed(pending))

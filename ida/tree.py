@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, Field
 
-from ida.actions import Kind
-from ida.hypertext import Message
+from ida.actions import ActionError, Kind, parse_action
+from ida.hypertext import HypertextError, Message, PointerNames, parse
 
 if TYPE_CHECKING:
     import networkx as nx
@@ -133,3 +133,30 @@ class Tree:
         from ida.transcript import save_transcript  # the format depends on the tree, not the reverse
 
         return save_transcript(self, path)
+
+
+def pointer_names(node: Node, tree: Tree, upto: int | None = None) -> PointerNames:
+    """The names behind a node's `$1`, `$2`, ... before step `upto` (default: after its last step):
+    its workspace's names, rebuilt in the order the engine gave them (question, each ask and its
+    answer, each unlock)."""
+    names = PointerNames()
+    names.render(node.question)
+    try:
+        for s in node.steps[:upto]:
+            if s.error is not None:
+                continue
+            if s.kind == "ask":
+                if s.child is None:  # refused (loop, depth): no child holds the question
+                    names.render(parse(s.action[len("ask "):], names))
+                    continue
+                child = tree.nodes[s.child]  # the question as asked, and the answer delivered
+                names.render(child.question)
+                if child.answer is not None:
+                    names.render(child.answer)
+            elif s.kind == "unlock":
+                m = names.get(parse_action(s.action).pointer)
+                if m is not None:
+                    names.render(m)
+    except (HypertextError, ActionError):
+        pass  # a step that does not parse back names nothing more; what was named stays right
+    return names

@@ -53,9 +53,16 @@ def test_malformed_transcript_is_one_line(cli, tmp_path):
 def test_help_explains_every_command(cli):
     from ida.cli import app
 
-    commands = [(c.name, c.callback.__doc__) for c in app.registered_commands]
-    commands += [(f"db {c.name}", c.callback.__doc__) for g in app.registered_groups for c in g.typer_instance.registered_commands]
-    assert len(commands) >= 20
+    def walk(typer_app, prefix: str):  # every command, in groups and groups within groups
+        for c in typer_app.registered_commands:
+            yield f"{prefix}{c.name}", c.callback.__doc__
+        for g in typer_app.registered_groups:
+            if g.typer_instance.registered_callback is not None:
+                yield f"{prefix}{g.name}", g.typer_instance.registered_callback.callback.__doc__
+            yield from walk(g.typer_instance, f"{prefix}{g.name} ")
+
+    commands = list(walk(app, ""))
+    assert len(commands) >= 27 and "sessions memo edit" in dict(commands)
     for name, doc in commands:
         r = cli(*name.split(), "--help", env={"COLUMNS": "1000"})
         first = " ".join(doc.split("\n\n")[0].split())
@@ -103,7 +110,7 @@ def test_escapes_in_data_are_shown_not_obeyed(cli, tmp_path):
         out = cli(*args).stdout
         assert "\x1b" not in out and "\x07" not in out and "\\x1b]0;pwned" in out, args
     question = EVIL.replace("[", "\\[").replace("]", "\\]")  # brackets are hypertext: escaped
-    r = cli("ask", question, "--save", "t.jsonl", input="reply no\n")
+    r = cli("ask", question, "--out", "t.jsonl", input="reply no\n")
     assert r.returncode == 0, r.stderr
     shown = cli("show", "t.jsonl", "--node", "0")
     assert shown.returncode == 0 and "\x1b" not in shown.stdout and "\\x1b" in shown.stdout

@@ -300,10 +300,12 @@ def test_tree_command_shows_the_open_stack(store, tmp_path):
     lines = ["unlock $1", "ask What is the length of $3?", "tree"]
     s, tree = play(store, info, Player(length_person, lines=lines))
     assert tree.answer == "3"
-    shown = s.output[s.output.index("#0 What is the length"):]
+    shown = s.output[s.output.index("#0 What is the length of […]?"):]
     assert "◀ you are here" in shown and "open" in shown
     first_tree = shown[: shown.index("╭")]
-    assert "#1 What is the length of [cons [2] [cons [3] [nil]]]?" in first_tree
+    # Written as workspace #3 (the empty list) sees it: its own list as $1, the others' as […].
+    assert "#0 What is the length of […]?" in first_tree and "#3 What is the length of $1?" in first_tree
+    assert "cons" not in first_tree
 
 
 def test_replay_that_diverges_sets_the_rest_aside(store, tmp_path):

@@ -142,8 +142,11 @@ def test_sessions_file_of_the_previous_release_is_migrated_with_its_data(tmp_pat
         assert store.automation.get("workspace text") == "ask What is 10 * 3?"
         new = store.create("What is 2 * 2?")  # the transcript column takes NULL now
         assert new.transcript is None
+        [kept] = store.automation.records()  # the old row is an entry now, with a history of one add
+        assert (kept.id, kept.origin.author, kept.origin.run) == (1, "person", old.id)
+        assert [e.kind for e in store.automation.history(kept.id)] == ["add"]
         assert store.undo(old.id).action == "ask What is 10 * 3?" and store.actions(old.id) == []
-    assert user_version(path) == 2
+    assert user_version(path) == 3
     with SessionStore(path) as store:  # reopening changes nothing
         assert {s.id for s in store.sessions()} == {old.id, new.id}
 
@@ -170,7 +173,8 @@ def test_a_standalone_automation_file_of_the_previous_release(tmp_path):
     conn.close()
     with Automation(path) as auto:
         assert auto.entries() == [("ws", "reply 1")]
-    assert user_version(path) == 1
+        assert auto.entry("a1").origin.author == "person" and auto.revision == 1
+    assert user_version(path) == 2
 
 
 # ---- the cached revision against another process ---------------------------------------------

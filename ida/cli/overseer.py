@@ -15,7 +15,9 @@ from ida.errors import IdaError
 from ida.overseer import FixStep, HumanOverseer, OracleOverseer, Overseer, Report, RuleOverseer, apply, backward, fix
 from ida.policies.human import Leave
 from ida.overseer.saved import report_path, save_report
+from ida.cli.memo import change_line
 from ida.policy import Policy
+from ida.session import SessionStore
 from ida.render import report_view, tree_view
 from ida.transcript import load_transcript
 from ida.tree import Tree
@@ -41,6 +43,8 @@ def backward_cmd(
                                     "later --apply (default: beside the transcript, NAME.report.json)."),
     saved: Path | None = typer.Option(None, "--report", help="Blame from this saved report (a dry run's, or one "
                                       "left part way) instead of asking the overseer again: with --apply, commit it."),
+    sessions: Path | None = typer.Option(None, "--sessions", help="With --apply, the sessions file whose automation "
+                                         "the corrections update (default for a session's transcript: as `ida ask`)."),
 ) -> None:
     """Run the overseer backward pass on a saved tree: who is to blame for the root's answer?
 
@@ -71,7 +75,13 @@ def backward_cmd(
         if report.edits or report.corrections:
             say("[dim]dry run: add --apply to commit the edits and save the corrections[/]")
         return
-    applied = apply(report, open_db(db) if report.edits else None, corrections)
+    store = SessionStore(sessions) if report.corrections and (sessions or "session" in tree.meta) else None
+    try:
+        applied = apply(report, open_db(db) if report.edits else None, corrections,
+                        automation=store.automation if store is not None else None)
+    finally:
+        if store is not None:
+            store.close()
     save_report(report, saved_to, applied)
     say("[dim]report saved: {path}[/]", path=saved_to)
     for e in applied.entries:
@@ -81,6 +91,8 @@ def backward_cmd(
         console.print(f"removed e{eid}")
     if applied.corrections:
         console.print(f"corrections saved: {applied.corrections}")
+    for change in applied.automation:
+        console.print(change_line(change))
 
 
 def fix_cmd(

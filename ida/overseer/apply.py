@@ -18,6 +18,8 @@ from ida.tree import Node, Step, StepCorrects, Tree
 
 if TYPE_CHECKING:
     from ida.experience import Entry, ExperienceDB
+    from ida.overseer.automation import AutoChange
+    from ida.policies.memo import Automation
 
 
 
@@ -27,10 +29,13 @@ class Applied:
     removed: list[int] = field(default_factory=list)
     corrections: Path | None = None
     revision: int | None = None
+    automation: list[AutoChange] = field(default_factory=list)  # corrections carried into automation
 
 
-def apply(report: Report, db: ExperienceDB | None, corrections_dir: str | Path | None = None) -> Applied:
-    """Commit every edit in one transaction, each with its provenance; save corrected steps."""
+def apply(report: Report, db: ExperienceDB | None, corrections_dir: str | Path | None = None,
+          automation: Automation | None = None) -> Applied:
+    """Commit every edit in one transaction, each with its provenance; save corrected steps; and,
+    given `automation`, update the entries of the corrected steps' contexts (`ida.overseer.automation`)."""
     from ida.experience import Provenance
 
     out = Applied()
@@ -53,6 +58,10 @@ def apply(report: Report, db: ExperienceDB | None, corrections_dir: str | Path |
         out.revision = db.revision
     if report.corrections and corrections_dir is not None:
         out.corrections = corrections_tree(report).save(Path(corrections_dir) / f"{report.tree.run_id}.jsonl")
+    if report.corrections and automation is not None:
+        from ida.overseer.automation import correct_automation
+
+        out.automation = correct_automation(report, automation)
     return out
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
@@ -85,11 +85,23 @@ class AppliedEntry(_Model):
     note: str = ""
 
 
+class AppliedAutomation(_Model):
+    """What a correction did to automation (`ida.overseer.automation`)."""
+
+    node: int
+    step: int
+    kind: Literal["set", "forget", "stale"]
+    action: str | None = None
+    entry: int | None = None
+    why: str = ""
+
+
 class AppliedRecord(_Model):
     entries: list[AppliedEntry] = []
     removed: list[int] = []
     revision: int | None = None
     corrections: str | None = None  # the transcript of corrected steps, as a path
+    automation: list[AppliedAutomation] = []  # corrections carried into automation
 
 
 class ReportFile(_Model):
@@ -142,7 +154,8 @@ def to_file(report: Report, applied: Applied | None = None) -> ReportFile:
                                   node_id=e.provenance.node_id, feedback=e.provenance.feedback,
                                   note=e.provenance.note) for e in applied.entries],
             removed=list(applied.removed), revision=applied.revision,
-            corrections=None if applied.corrections is None else str(applied.corrections))
+            corrections=None if applied.corrections is None else str(applied.corrections),
+            automation=[AppliedAutomation(**vars(c)) for c in applied.automation])
     return ReportFile(transcript=identity(report.tree), feedback=report.feedback, overseer=report.overseer,
                       visits=visits, conflicts=[SavedConflict(node=c.node, targets=c.targets) for c in report.conflicts],
                       unexplained=[v.node for v in report.unexplained], complete=report.complete, applied=record)

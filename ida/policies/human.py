@@ -35,6 +35,9 @@ commands (one per line):
   scratch <text>     a note to self in this workspace
   reply <answer>     answer this workspace's question and close it
   [brackets] nest a message, $n passes a pointer on without opening it, \\[ \\] \\$ \\\\ escape.
+automation: what you do here is replayed wherever a workspace reads exactly like this one, what you
+  unlocked included; a step taken with pointers still locked (passing $n on in an ask) serves a whole
+  recursion. Above the panel and in `tree`, […] is a message this workspace cannot open.
 meta:
 {meta}"""
 

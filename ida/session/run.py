@@ -28,9 +28,11 @@ from ida import terminal
 from ida.actions import Action, ActionError
 from ida.engine import run
 from ida.errors import IdaError
-from ida.hypertext import HypertextError
+from ida.files import WriteError
+from ida.hypertext import HypertextError, parse
 from ida.policies.human import HumanPolicy, Leave, Reader, Suggestion, check_action
-from ida.policies.memo import MemoPolicy, workspace_key
+from ida.policies.memo import MemoPolicy, Origin, workspace_key
+from ida.seen import in_terms_of, seen_from
 from ida.session.store import AUTO, MODEL, PERSON, Recorded, SessionError, SessionInfo, SessionStore
 from ida.tree import Tree
 from ida.workspace import Workspace
@@ -68,11 +70,18 @@ def model_suggester(model_dir: str | Path) -> Callable[[Workspace], Suggestion |
         from ida.distill import DistilledPolicy
     except ImportError as e:
         raise IdaError(f"{model_dir}: a distilled model needs the distillation extras (torch): {e}") from None
-    return policy_suggester(DistilledPolicy(model_dir))
+    model = DistilledPolicy(model_dir)
+    if model.mode != "policy":  # it would read the question with every pointer expanded
+        raise IdaError(f"{model_dir}: an {model.mode} model reads what the workspace keeps locked; "
+                       "--suggest takes a policy model (ida distill --mode policy)")
+    return policy_suggester(model)
 
 
 def policy_suggester(model: object) -> Callable[[Workspace], Suggestion | None]:
-    """Wrap any policy with `.act(ws)` (and optionally `.last_confidence`, `.last_failed`) as a suggester."""
+    """Wrap any policy with `.act(ws)` (and optionally `.last_confidence`, `.last_failed`) as a suggester.
+
+    A suggestion that writes out content the workspace keeps locked is dropped: the screen
+    shows nothing the node has not unlocked."""
 
     def suggest(ws: Workspace) -> Suggestion | None:
         text = str(model.act(ws)).strip()  # type: ignore[attr-defined]
@@ -80,6 +89,8 @@ def policy_suggester(model: object) -> Callable[[Workspace], Suggestion | None]:
             return None
         try:
             action = check_action(text, ws)
+            if action.kind in ("ask", "reply") and in_terms_of(ws.names, parse(action.arg, ws.names)) is None:
+                return None
         except (ActionError, HypertextError):
             return None  # a suggestion that would not run is no help
         return action.render(), float(getattr(model, "last_confidence", 0.0) or 0.0)
@@ -149,8 +160,10 @@ class Session:
         if self.info.transcript is not None:
             try:
                 tree.save(self.info.transcript)
-            except OSError as e:  # the session stays open: resuming replays it and saves again
-                raise SessionError(f"{self.info.transcript}: cannot save the transcript: {e.strerror or e}") from None
+            except (OSError, WriteError) as e:  # the session stays open: resuming replays it and saves again
+                reason = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
+                raise SessionError(f"cannot save the transcript: {reason}; the session stays open: "
+                                   f"ida ask --resume {self.info.id} --out FILE.jsonl saves it elsewhere") from None
         self.store.finish(self.info.id, tree.answer)
         self.info = self.store.get(self.info.id)
         self.tree = tree
@@ -180,9 +193,13 @@ class Session:
     def record_person(self, ws: Workspace, rendered: str, action: str) -> None:
         """Store the person's action and, when automating, its automation entry: one transaction."""
         source = MODEL if self.human.last_suggested == action else PERSON
-        remember = (rendered, action) if self.info.automate else None
-        self.store.append(self.info.id, [(ws.node_id, action, source, workspace_key(rendered))], remember=remember)
+        origin = Origin(author=source, run=self.info.id, node=ws.node_id, step=len(ws.entries))
+        remember = (rendered, action, origin) if self.info.automate else None
+        entry = self.store.append(self.info.id, [(ws.node_id, action, source, workspace_key(rendered))],
+                                  remember=remember)
         self.counts[source] += 1
+        if entry is not None:
+            self.console.print(Text(stored_line(ws, entry), style="dim"), soft_wrap=True)
 
     def record_automated(self, ws: Workspace, rendered: str, action: str) -> None:
         """Automation answered: written with the next prompt (`flush`), not one transaction per action."""
@@ -203,7 +220,7 @@ class Session:
             self._just_automated = 0
         if len(self._stack) >= 2:
             parent = self._stack[-2]
-            question = self._questions[parent].question_text
+            question = seen_from(ws.names, self._questions[parent].question)  # its pointers, not ours: `[…]`
             if len(question) > 160:
                 question = question[:157] + "..."
             lines.append(f"↳ subquestion of #{parent}: {question}")
@@ -227,7 +244,8 @@ class Session:
         tree, open_nodes = self.partial_tree()
         marks = {n: "open" for n in open_nodes}
         marks[ws.node_id] = "◀ you are here"
-        self.console.print(tree_view(tree, depth=10_000, width=10_000, marks=marks))
+        self.console.print(tree_view(tree, depth=10_000, width=10_000, marks=marks,
+                                     show=lambda m: seen_from(ws.names, m)))  # only what this workspace sees
         self.human.show(ws)
 
     def partial_tree(self) -> tuple[Tree, set[int]]:
@@ -236,6 +254,16 @@ class Session:
         tree = run(self.info.question, feed, db=self.db, budget=self.info.budget,  # type: ignore[arg-type]
                    max_depth=self.info.max_depth, memo=True, run_id=self.info.id)
         return tree, feed.open
+
+
+def stored_line(ws: Workspace, entry: int) -> str:
+    """What automation now knows, and under which context: the person learns what repeats."""
+    unlocked = [e.arg for e in ws.entries if e.kind == "unlock" and e.error is None]
+    under = (f"with what you unlocked ({', '.join(unlocked)}): it repeats only where that reads the same; "
+             "a step taken before unlocking serves more questions") if unlocked else \
+        "nothing unlocked: it serves every question of this shape"
+    return (f"automation a{entry}: replayed wherever a workspace reads exactly like this one "
+            f"({len(ws.lines)} line(s), {under})")
 
 
 class _Person:

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 
 from ida.errors import IdaError
 from ida.hypertext import HypertextError, parse
-from ida.policies.memo import AUTOMATION_TABLE, Automation
+from ida.policies.memo import AUTOMATION_HISTORY, AUTOMATION_TABLE, Automation, Origin
 from ida.store import Database, Migrations, default_path, execute_script, now
 
 SESSIONS_ENV = "IDA_SESSIONS"
@@ -91,6 +91,12 @@ def m002_transcript_optional(conn: sqlite3.Connection) -> None:
     """)
 
 
+@migration
+def m003_automation_history(conn: sqlite3.Connection) -> None:
+    """Automation entries with ids, authors, provenance and history (as `ida.policies.memo`'s m002)."""
+    execute_script(conn, AUTOMATION_HISTORY)
+
+
 class SessionError(IdaError):
     """An unknown or finished session, or a sessions file that cannot be used."""
 
@@ -128,6 +134,11 @@ class Recorded:
     action: str
     source: str
     ws_hash: str
+
+
+def _check_transcript_path(path: str | Path | None) -> None:
+    if path is not None and Path(path).is_dir():
+        raise SessionError(f"{path}: is a folder; give a file for the transcript, such as {Path(path) / 'session.jsonl'}")
 
 
 class SessionStore:
@@ -173,6 +184,7 @@ class SessionStore:
             raise SessionError(f"the question is not valid hypertext: {e}") from None
         if budget < 1 or max_depth < 0:
             raise SessionError("the budget must be at least 1 and the depth limit at least 0")
+        _check_transcript_path(transcript)
         sid = uuid.uuid4().hex[:8]
         if transcript is None and transcript_dir is not None:
             transcript = Path(transcript_dir) / f"{sid}.jsonl"
@@ -217,6 +229,14 @@ class SessionStore:
     def latest_open(self) -> SessionInfo | None:
         return next((s for s in self.sessions() if not s.done), None)
 
+    def set_transcript(self, sid: str, transcript: str | Path) -> SessionInfo:
+        """Save an open session's tree to `transcript` instead (a resumed session whose path failed)."""
+        _check_transcript_path(transcript)
+        with self.transaction():
+            self.conn.execute("UPDATE sessions SET transcript = ?, updated = ? WHERE id = ? AND status = 'open'",
+                              (str(Path(transcript).resolve()), now(), sid))
+        return self.get(sid)
+
     def finish(self, sid: str, answer: str | None) -> None:
         with self.transaction():
             self.conn.execute("UPDATE sessions SET status = 'done', answer = ?, updated = ? WHERE id = ?",
@@ -230,19 +250,22 @@ class SessionStore:
         return [Recorded(*r) for r in rows]
 
     def append(self, sid: str, rows: Sequence[tuple[int, str, str, str]],
-               remember: tuple[str, str] | None = None) -> None:
-        """Store (node, action, source, ws_hash) rows and, when given, an automation entry: one transaction."""
+               remember: tuple[str, str, Origin] | None = None) -> int | None:
+        """Store (node, action, source, ws_hash) rows and, when given, an automation entry (context,
+        action, origin): one transaction. Returns the automation entry's id, if one was written."""
         if not rows and remember is None:
-            return
+            return None
         at = now()
+        entry = None
         with self.transaction():
             self.conn.executemany(
                 "INSERT INTO actions (session, node, action, source, ws_hash, at) VALUES (?, ?, ?, ?, ?, ?)",
                 [(sid, node, action, source, h, at) for node, action, source, h in rows],
             )
             if remember is not None:
-                self.automation.put(remember[0], remember[1], source=rows[-1][2] if rows else PERSON, session=sid)
+                entry = self.automation.put(*remember)
             self.conn.execute("UPDATE sessions SET updated = ? WHERE id = ?", (at, sid))
+        return entry
 
     def undo(self, sid: str) -> Recorded | None:
         """Take back the last action the person chose, what followed it, and its automation entry."""
@@ -254,7 +277,8 @@ class SessionStore:
                 return None
             rec = Recorded(*row)
             self.conn.execute("UPDATE actions SET live = 0 WHERE session = ? AND id >= ?", (sid, rec.row))
-            self.automation.forget(rec.ws_hash, rec.action)
+            self.automation.forget(rec.ws_hash, rec.action,
+                                   Origin(author=PERSON, run=sid, node=rec.node, reason="undo"))
             self.conn.execute("UPDATE sessions SET updated = ? WHERE id = ?", (now(), sid))
         return rec
 

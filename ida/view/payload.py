@@ -21,10 +21,9 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from ida.actions import ActionError, parse_action
-from ida.hypertext import HypertextError, Message, PointerNames, new_parts_first, parse
+from ida.hypertext import Message, PointerNames, new_parts_first
 from ida.overseer.saved import ReportFile
-from ida.tree import Node, Tree
+from ida.tree import Node, Tree, pointer_names
 from ida.view.diff import RunDiff
 
 PAYLOAD_VERSION = 1
@@ -109,29 +108,8 @@ def run_details(tree: Tree) -> dict[str, Any]:
 
 
 def pointers(node: Node, tree: Tree) -> list[Message]:
-    """The messages behind a node's `$1`, `$2`, ...: its workspace's names, rebuilt in the order
-    the engine gave them (question, each ask and its answer, each unlock)."""
-    names = PointerNames()
-    names.render(node.question)
-    try:
-        for s in node.steps:
-            if s.error is not None:
-                continue
-            if s.kind == "ask":
-                if s.child is None:  # refused (loop, depth): no child holds the question
-                    names.render(parse(s.action[len("ask "):], names))
-                    continue
-                child = tree.nodes[s.child]  # the question as asked, and the answer delivered
-                names.render(child.question)
-                if child.answer is not None:
-                    names.render(child.answer)
-            elif s.kind == "unlock":
-                m = names.get(parse_action(s.action).pointer)
-                if m is not None:
-                    names.render(m)
-    except (HypertextError, ActionError):
-        pass  # a step that does not parse back names nothing more; what was named stays right
-    return names.messages
+    """The messages behind a node's `$1`, `$2`, ... (`ida.tree.pointer_names`)."""
+    return pointer_names(node, tree).messages
 
 
 def _add_message(m: Message, msgs: list[list[Any]], index: dict[str, int]) -> int:
