@@ -27,7 +27,8 @@ DbOpt = typer.Option(None, "--db", help="Experience database file (default: $IDA
 CorrectionsOpt = typer.Option(CORRECTIONS_DIR, help="Where corrected steps are saved as a transcript.")
 SeedOpt = typer.Option(0, help="Seed of the generated question.")
 DeviceOpt = typer.Option("cpu", help="cpu, cuda, cuda:1, ... (cuda needs a GPU build of torch).")
-ThreadsOpt = typer.Option(None, min=1, max=1024, help="torch CPU threads (default: torch's choice).")
+ThreadsOpt = typer.Option(1, min=0, max=1024, help="torch CPU threads; 0: torch's choice, one a core (slower by 10x "
+                          "on a 2-core machine while another process holds a core: see benchmarks/distill.py).")
 
 
 def open_db(path: Path | None) -> ExperienceDB:
