@@ -3,9 +3,9 @@
 Each command of the README's distillation section runs in a fresh process (`python -m ida`), its
 run folder under a temporary one; it records the wall time, the exit status, the held-out figures
 of a `distill` (from the run's best/ and last/ checkpoints) and the closing lines of the output.
-The transcripts example runs twice more: with torch's own thread count (`--threads 0`) and with
-the earlier defaults (2,000 steps, held-out 0.1), to show what the defaults changed. The machine's
-load average is recorded beside each, because a shared machine's load moves these figures most.
+The transcripts example runs once more with torch's own thread count (`--threads 0`, the default
+before): on a 2-core machine where another process holds a core, its threads wait on each other.
+The machine's load average is recorded beside each: a shared machine's load moves these figures most.
 
     python benchmarks/distill_readme.py [--cpus 0,1] [--only policy hprime ...]
 
@@ -37,10 +37,8 @@ COMMANDS: dict[str, list[str]] = {
     "policy": [*EXAMPLE, "--out", "{tmp}/policy"],
     "iterate": ["iterate", "permutation", "--task-size", "4", "--rounds", "10", "--steps", "200", "--out", "{tmp}/iterate"],
     "learn-decomposer": ["iterate", "permutation", "--learn-decomposer", "--out", "{tmp}/loop"],
-    # the example as it was before: torch's thread count, and the old command (defaults of the time)
+    # the example with torch's own thread count (a thread a core), the default before
     "policy-torch-threads": [*EXAMPLE, "--threads", "0", "--out", "{tmp}/policy-threads"],
-    "policy-before": ["distill", "transcripts/examples", "--mode", "policy", "--threads", "0", "--eval-every", "200",
-                      "--out", "{tmp}/policy-before"],
 }
 
 
