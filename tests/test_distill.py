@@ -232,6 +232,43 @@ def test_checkpoint_round_trip_gives_identical_generations(addition_run, tmp_pat
         assert k == k2 and torch.equal(v, v2)
 
 
+def test_the_best_checkpoint_knows_how_often_each_confidence_was_right(addition_run):
+    meta = read_meta(addition_run.result.best_dir)
+    cal = meta.calibration
+    assert cal is not None and cal == addition_run.result.calibration
+    n = min(256, len(addition_run.held))  # the evaluation's sample of the held-out pairs
+    # The table is the evaluation itself: as many outputs as pairs scored, as many right as exact match says.
+    assert sum(cal.counts) == n and sum(cal.right) == round(meta.metrics["exact_match"] * n)
+    policy = DistilledPolicy(addition_run.out)
+    policy.act(ws_for("12+34"))
+    note = policy.confidence_note(policy.last_confidence)
+    i = next(i for i in range(len(cal.counts)) if cal.edges[i] <= policy.last_confidence < cal.edges[i + 1] or i == 5)
+    assert note.startswith("right ") and f"({cal.right[i]} of {cal.counts[i]})" in note and "on held-out" in note
+    # What a person at `ida ask --suggest` sees: the confidence, and what such confidence was worth.
+    from io import StringIO
+    from rich.console import Console
+    from ida.policies.human import HumanPolicy
+    from ida.session import policy_suggester
+
+    screen = StringIO()
+    person = HumanPolicy(Console(file=screen, width=300), read=lambda prompt, default: "reply 46",
+                         suggest=policy_suggester(policy))
+    person.act(ida.Workspace(0, ida.parse("12+34")))
+    assert f"model suggests (confidence {policy.last_confidence:.2f}; {note}): reply" in screen.getvalue()
+
+
+def test_calibration_bins_and_describe():
+    from ida.distill.checkpoint import Calibration
+
+    cal = Calibration.of([0.1, 0.96, 0.97, 0.98, 0.999, 1.0], [False, True, False, False, True, True])
+    assert cal.counts == [1, 0, 0, 0, 3, 2] and cal.right == [0, 0, 0, 0, 1, 2]
+    assert cal.describe(0.97) == "right 33% of the time at 0.95-0.99 on held-out (1 of 3)"
+    assert cal.describe(1.0) == "right 100% of the time at 0.99-1 on held-out (2 of 2)"
+    assert cal.describe(0.6) == "no held-out output had confidence 0.50-0.70"
+    with pytest.raises(ValueError):
+        Calibration(counts=[1, 2], right=[0, 0])  # bins that do not fit the edges: a damaged config is refused
+
+
 def corrupt_cases():
     def truncate(d):
         w = d / read_meta(d).weights
@@ -365,6 +402,65 @@ def test_resume_refuses_other_data_and_progress_bar_runs(tmp_path, capsys):
         train(tr[:60], ho, tmp_path, steps=6, batch_size=8, eval_every=3, resume=True, progress=False)
     done = train(tr[:50], ho, tmp_path, steps=6, batch_size=8, eval_every=3, max_eval=4, resume=True, progress=False)
     assert done.resumed_from == 6 and done.steps == 6
+
+
+# ---- early stopping, progress, the run folder -------------------------------------------
+
+
+def test_early_stopping_waits_for_a_plateau_past_min_steps():
+    from ida.distill.train import Plateau, _Loop
+
+    def run(ems, **rule):
+        loop, rule = _Loop(), Plateau(**{"patience": 2, "min_delta": 0.01, "min_steps": 0, "judge": True, **rule})
+        for i, em in enumerate(ems, 1):
+            loop.evaluated(em, 100 * i, rule)
+            if loop.stopped != "steps":
+                return loop.stopped, 100 * i, loop.best_step
+        return loop.stopped, 100 * len(ems), loop.best_step
+
+    assert run([0.1, 0.3, 0.3, 0.3, 0.3]) == ("patience", 400, 200)
+    # Rises smaller than min_delta are kept as the best checkpoint but are no progress: patience runs on.
+    assert run([0.1, 0.3, 0.305, 0.309, 0.5]) == ("patience", 400, 400)
+    assert run([0.1, 0.3, 0.3, 0.3, 0.3], min_steps=600) == ("steps", 500, 200)  # never before min_steps
+    assert run([0.1, 0.3, 0.3, 0.3, 0.3], min_steps=350) == ("patience", 400, 200)
+    assert run([0.1, 1.0, 0.3]) == ("perfect", 200, 200)
+    assert run([0.1, 1.0, 0.3, 0.3, 0.3], judge=False) == ("steps", 500, 200)  # too few held out: never
+
+
+def test_a_held_out_set_too_small_to_judge_trains_every_step_with_a_warning(tmp_path, capsys):
+    tr, ho = kill_pairs()
+    common = dict(steps=12, batch_size=8, eval_every=3, patience=1, min_steps=0, min_delta=0.5, max_eval=64)
+    judged = train(tr[:50], ho[:20], tmp_path / "judged", progress=False, **common)
+    assert judged.stopped == "patience" and judged.steps == 6 and not judged.warnings  # flat: out of patience
+    small = train(tr[:50], ho[:5], tmp_path / "small", progress=True, **common)
+    assert small.stopped == "steps" and small.steps == 12
+    assert small.warnings == ["the held-out set has 5 pairs, too few to judge a plateau (at least 20): "
+                              "early stopping is off, training all 12 steps"]
+    err = capsys.readouterr().err
+    assert "warning: the held-out set has 5 pairs" in err
+
+
+def test_progress_is_plain_lines_where_stderr_is_not_a_terminal(tmp_path, capsys):
+    tr, ho = kill_pairs()
+    train(tr[:50], ho, tmp_path, steps=6, batch_size=8, eval_every=3, max_eval=24, progress=True, log_seconds=0)
+    lines = capsys.readouterr().err.splitlines()
+    assert lines[0].startswith("step 1/6  loss ") and lines[0].endswith("elapsed 0:00")  # every step at 0 s
+    evals = [line for line in lines if "held-out" in line]
+    assert len(evals) == 2 and evals[-1].startswith("step 6/6  ") and "(best " in evals[-1] and "steps/s" in evals[-1]
+    assert not any("\x1b" in line or "━" in line for line in lines)  # no bar, no escape codes in a log
+
+
+def test_a_folder_with_an_earlier_run_is_refused_unless_resumed_or_overwritten(tmp_path):
+    from ida.distill.train import RunExists
+
+    tr, ho = kill_pairs()
+    common = dict(batch_size=8, eval_every=3, max_eval=4, progress=False)
+    train(tr[:50], ho, tmp_path, steps=6, **common)
+    with pytest.raises(RunExists, match=r"holds the checkpoints of an earlier run \(step 6\)"):
+        train(tr[:50], ho, tmp_path, steps=6, **common)
+    assert read_meta(tmp_path / "last").step == 6  # untouched
+    again = train(tr[:50], ho, tmp_path, steps=3, overwrite=True, **common)
+    assert again.resumed_from is None and read_meta(tmp_path / "last").step == 3 == read_meta(tmp_path / "best").step
 
 
 # ---- policies ------------------------------------------------------------------------

@@ -1,9 +1,12 @@
 """`ida distill` / `ida eval` / `ida iterate`, amplification and task evaluation, at toy sizes."""
 
 import json
+import os
 import re
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -251,3 +254,68 @@ def test_iterate_learn_decomposer_through_the_command(app, tmp_path):
     assert (tmp_path / "decomposer" / "tokenizer.json").exists()
     r = invoke(app, "eval", tmp_path / "decomposer", "permutation", "--n", 2, "--threads", 1)
     assert r.exit_code == 0 and "permutation by exponent" in " ".join(r.output.split()), r.output
+
+
+def test_distill_refuses_an_earlier_run_without_resume_or_overwrite(perm_transcripts, tmp_path, cli):
+    out = tmp_path / "run"
+    args = ("distill", str(perm_transcripts), "--out", str(out), "--steps", "4", "--eval-every", "2")
+    first = cli(*args)
+    assert first.returncode == 0, first.stderr
+    # stderr is a pipe here: progress comes as plain lines, one at each evaluation at least
+    assert re.search(r"^step 4/4  loss [0-9.]+  held-out [0-9.]+% \(best .*elapsed 0:\d\d$", first.stderr, re.M)
+    again = invoke(ida_app, *args)
+    assert isinstance(again.exception, IdaError), again.output
+    assert ("holds an earlier run (last checkpoint at step 4); --resume continues it, --overwrite starts over"
+            in str(again.exception))
+    assert read_step(out) == 4
+    done = invoke(ida_app, *args, "--resume")
+    assert done.exit_code == 0 and read_step(out) == 4, done.output  # that run was done: nothing to add
+    over = invoke(ida_app, *args[:-3], "2", "--eval-every", "2", "--overwrite")
+    assert over.exit_code == 0 and read_step(out) == 2, over.output
+
+
+def read_step(out: Path) -> int:
+    return json.loads((out / "last" / "config.json").read_text())["step"]
+
+
+def test_ctrl_c_saves_the_run_and_says_how_to_resume(perm_transcripts, tmp_path):
+    out = tmp_path / "run"
+    cmd = [sys.executable, "-m", "ida", "distill", str(perm_transcripts), "--out", str(out), "--steps", "100000",
+           "--eval-every", "3", "--no-progress"]
+    proc = subprocess.Popen(cmd, cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(ROOT)},
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while not (out / "last" / "config.json").exists():  # training has begun: the handler is in place
+            assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+            time.sleep(0.02)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, err
+    said = re.search(r"^interrupted at step (\d+): saved (\S+); best so far: \S+ \([0-9.]+% at step \d+\)$", err, re.M)
+    assert said and Path(said.group(2)) == out / "last", err
+    step = int(said.group(1))
+    assert read_step(out) == step and "Traceback" not in err
+    again = re.search(r"^to continue: (.*)$", err, re.M).group(1)
+    assert again.endswith("--steps 100000 --eval-every 3 --no-progress --resume") and str(out) in again
+    # The saved step is where --resume picks up (a step between two evaluations included).
+    r = CliRunner().invoke(ida_app, ["distill", str(perm_transcripts), "--out", str(out), "--steps", str(step + 2),
+                                     "--eval-every", "3", "--resume", "--no-progress"])
+    assert r.exit_code == 0 and f"(resumed from {step})" in r.output and read_step(out) == step + 2, r.output
+
+
+def test_eval_counts_failed_questions_apart_from_bad_outputs(perm_transcripts, tmp_path):
+    from ida.distill import policy_pairs, train
+
+    # 40 steps: the model has begun to decompose, and writes nonsense in places, several times a question.
+    r = train(policy_pairs([perm_transcripts]), [], tmp_path / "m", steps=40, eval_every=40, progress=False)
+    s = evaluate_task(DistilledPolicy(r.best_dir), "permutation", questions=3, budget=30)
+    assert s.failed_outputs > s.questions >= s.failures >= 1, s  # the old "model failures" was 8 of 3 questions
+    out = invoke(ida_app, "eval", r.best_dir, "permutation", "--n", 3, "--budget", 30)
+    flat = " ".join(out.output.split())
+    assert out.exit_code == 0, out.output
+    assert f"{s.failures} of 3" in flat and "bad outputs" in flat and "failed: questions where the model wrote" in flat
+    assert "right: questions whose root answer is the task's answer" in flat

@@ -38,7 +38,8 @@ TaskSizeOpt = typer.Option(None, "--task-size", help="Size of the question: digi
 OverseerOpt = typer.Option("rules", "--overseer", help="rules (the task's local rules; the default everywhere), "
                            "oracle (the task's ground truth for every subquestion) or human (you, at the blame> prompt).")
 DeviceOpt = typer.Option("cpu", help="cpu, cuda, cuda:1, ... (cuda needs a GPU build of torch).")
-ThreadsOpt = typer.Option(None, min=1, max=1024, help="torch CPU threads (default: torch's choice).")
+ThreadsOpt = typer.Option(1, min=0, max=1024, help="torch CPU threads; 0: torch's choice, one a core (slower by 10x "
+                          "on a 2-core machine while another process holds a core: see benchmarks/distill.py).")
 
 
 TASK_HELP = ("A task: a built-in name (see `ida tasks`), an installed one, path/to/file.py:NAME or "

@@ -6,14 +6,21 @@ registering these commands keeps every other `ida` command quick to start.
 
 from __future__ import annotations
 
+import shlex
+import sys
 from enum import Enum
 from pathlib import Path
+from typing import TYPE_CHECKING, NoReturn
 
 import typer
 from rich.table import Table
 
 from ida.cli.common import TASK_HELP, DeviceOpt, ThreadsOpt, console, say
 from ida.errors import IdaError
+from ida.terminal import printable
+
+if TYPE_CHECKING:
+    from ida.distill.train import TrainingInterrupted
 
 
 
@@ -37,8 +44,9 @@ class TokenizerOpt(str, Enum):
     bytes = "bytes"
 
 
-def _threads(n: int | None) -> None:
-    # On a small shared machine, one thread is often faster than torch's default (see benchmarks/distill.py).
+def _threads(n: int) -> None:
+    # One thread by default: torch's default (a thread a core) spins waiting for a core another process
+    # holds, and a tiny model gains little from more (see benchmarks/distill.py, part readme).
     if n:
         import torch
 
@@ -61,14 +69,22 @@ def distill_cmd(
     steps: int = typer.Option(2000, min=1, help="Most training steps."),
     batch_size: int = typer.Option(32, min=1, help="Pairs per step."),
     lr: float | None = typer.Option(None, help="Peak learning rate (default: by size)."),
-    eval_every: int = typer.Option(200, min=1, help="Evaluate and checkpoint every N steps."),
-    patience: int = typer.Option(5, min=1, help="Stop after N evaluations without improvement."),
+    eval_every: int = typer.Option(100, min=1, help="Evaluate and checkpoint every N steps."),
+    patience: int = typer.Option(5, min=1, help="Stop after N evaluations in a row without a rise of --min-delta."),
+    min_delta: float = typer.Option(0.01, min=0.0, max=1.0, help="The rise in held-out exact match that counts "
+                                    "as progress (0.01: one point)."),
+    min_steps: int | None = typer.Option(None, min=0, help="Never stop for lack of progress before this step "
+                                         "(default: a quarter of --steps)."),
     held_out: float = typer.Option(0.1, min=0.0, max=0.9, help="Fraction of questions held out."),
     seed: int = typer.Option(0, help="Seed of the split, the initial weights and the batch order."),
     device: str = DeviceOpt,
-    threads: int | None = ThreadsOpt,
+    threads: int = ThreadsOpt,
     resume: bool = typer.Option(False, "--resume", help="Continue from OUT/last if it is there."),
-    progress: bool = typer.Option(True, "--progress/--no-progress", help="Show the progress bar."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Start over in an OUT that holds an earlier run."),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="Show progress on stderr: a bar on a "
+                                  "terminal, else a line at each evaluation and every --log-every seconds."),
+    log_every: float = typer.Option(30.0, min=0.0, help="Where stderr is not a terminal: a progress line at least "
+                                    "this often (seconds)."),
     tokenizer: TokenizerOpt = typer.Option(TokenizerOpt.bpe, help="bpe: trained on the transcripts (digits and "
                                            "punctuation split, words whole); bytes: one token per byte."),
     prompt_weight: float = typer.Option(1.0, min=0.0, help="Weight of the loss on the prompt (0: the completion only)."),
@@ -79,11 +95,18 @@ def distill_cmd(
     ida distill --task permutation --questions 300 -o runs/hprime
     """
     from ida.distill import load_pairs, split, train
+    from ida.distill.train import RunExists, TrainingInterrupted, check_out
 
     _threads(threads)
 
     if bool(transcripts) == bool(task):
         raise IdaError("give transcripts or --task, one of the two")
+    try:
+        check_out(out, resume, overwrite)  # before any work: the pairs of a task take a while to make
+    except RunExists as e:
+        at = "" if e.step is None else f" (last checkpoint at step {e.step})"
+        raise IdaError(f"{out}: holds an earlier run{at}; --resume continues it, --overwrite starts over, "
+                       "or give another --out") from None
     if task:
         from ida.distill.data import scripted_policy_pairs, scripted_answer_pairs
 
@@ -96,16 +119,53 @@ def distill_cmd(
         raise IdaError("every pair was held out; lower --held-out")
     console.print(f"{mode.value} pairs: {len(tr)} train, {len(ho)} held out "
                   f"({len({p.question for p in ho})} of {len({p.question for p in pairs})} questions)")
-    r = train(tr, ho, out, size=model_size.value, steps=steps, batch_size=batch_size, lr=lr, eval_every=eval_every,
-              patience=patience, seed=seed, device=device, resume=resume, progress=progress, mode=mode.value,
-              tokenizer=tokenizer.value, prompt_weight=prompt_weight)
+    try:
+        r = train(tr, ho, out, size=model_size.value, steps=steps, batch_size=batch_size, lr=lr, eval_every=eval_every,
+                  patience=patience, min_delta=min_delta, min_steps=min_steps, seed=seed, device=device,
+                  resume=resume, overwrite=overwrite, progress=progress, log_seconds=log_every, mode=mode.value,
+                  tokenizer=tokenizer.value, prompt_weight=prompt_weight)
+    except TrainingInterrupted as e:
+        _interrupted(out, e)
+    except KeyboardInterrupt:  # a second Ctrl-C, or one before training began
+        _interrupted(out, None)
+    stops = {"steps": "ran all its steps", "perfect": "perfect score",
+             "patience": f"no rise of {100 * min_delta:g} in {patience} evaluations (points of exact match)"}
     t = Table(show_header=False, box=None)
-    t.add_row("stopped", f"{r.stopped} at step {r.steps}" + (f" (resumed from {r.resumed_from})" if r.resumed_from else ""))
-    t.add_row(f"best {r.eval_on} exact match", f"{_pct(r.best_exact_match)} at step {r.best_step}")
+    t.add_row("stopped", f"at step {r.steps}: {stops[r.stopped]}"
+              + (f" (resumed from {r.resumed_from})" if r.resumed_from else ""))
+    t.add_row(f"best {r.eval_on.replace('heldout', 'held-out')} exact match",
+              f"{_pct(r.best_exact_match)} at step {r.best_step}")
+    if r.calibration is not None:
+        t.add_row("held-out right, by confidence", ", ".join(f"{b}: {right} of {n}" for b, n, right in r.calibration.rows()))
     t.add_row("mean loss, last stretch", f"{r.final_loss:.4f}")
     t.add_row("speed", f"{r.steps_per_second:.1f} steps/s ({r.seconds:.0f} s in all)")
     t.add_row("best checkpoint", str(r.best_dir))
+    for w in r.warnings:
+        t.add_row("note", w)
     console.print(t)
+
+
+def _interrupted(out: Path, e: TrainingInterrupted | None) -> NoReturn:
+    """Ctrl-C: where the run is saved and the command that continues it, on stderr; exit status 130."""
+    from ida.distill.train import earlier_run
+
+    step = e.step if e is not None else earlier_run(out)
+    if e is not None:
+        best = "no evaluation yet" if e.best_step is None else (
+            f"best so far: {e.best_dir} ({_pct(e.best_exact_match)} at step {e.best_step})")
+        lines = [f"interrupted at step {e.step}: saved {e.last_dir}; {best}"]
+    else:  # a second Ctrl-C stops at once: last/ holds what the last evaluation saved, if any
+        lines = [f"interrupted: nothing saved in {out}" if step is None
+                 else f"interrupted: {out / 'last'} holds step {step}, the last evaluation"]
+    if step is not None:
+        argv = [a for a in sys.argv[1:] if a != "--overwrite"]
+        again = (shlex.join(["ida", *argv, *([] if "--resume" in argv else ["--resume"])])
+                 if Path(sys.argv[0]).name in ("ida", "__main__.py") and argv[:1] == ["distill"]
+                 else "the same command with --resume")
+        lines.append(f"to continue: {again}")
+    for line in lines:
+        print(printable(line), file=sys.stderr, flush=True)
+    raise typer.Exit(130)
 
 
 def eval_cmd(
@@ -119,7 +179,7 @@ def eval_cmd(
     threshold: float | None = typer.Option(None, help="Defer to the task's H below this confidence."),
     budget: int = typer.Option(500, min=1, help="Most actions per task question."),
     device: str = DeviceOpt,
-    threads: int | None = ThreadsOpt,
+    threads: int = ThreadsOpt,
 ) -> None:
     """Score a checkpoint: exact match on transcripts, or right answers on a task.
 
@@ -150,17 +210,25 @@ def eval_cmd(
 
         s = evaluate_task(DistilledPolicy(model, meta.mode), the_task, questions, seed, task_size, threshold, budget)
         t = Table(title=f"{s.task}: {s.questions} questions")
-        for col in ("right", "model failures", "deferred", "actions / question", "calls to H"):
+        for col in ("right", "failed", "bad outputs", "deferred", "actions / question", "calls to H"):
             t.add_column(col, justify="right")
-        t.add_row(_pct(s.accuracy), str(s.failures), "-" if s.defer_rate is None else _pct(s.defer_rate),
+        t.add_row(f"{round(s.accuracy * s.questions)} ({_pct(s.accuracy)})", f"{s.failures} of {s.questions}",
+                  str(s.failed_outputs), "-" if s.defer_rate is None else _pct(s.defer_rate),
                   f"{s.actions_per_question:.1f}", "-" if s.h_calls is None else str(s.h_calls))
-        notes = []
-        if s.script_errors:
-            notes.append(f"{s.script_errors} of the failures: trees the task's H could not finish on the model's output")
+        legend = [
+            "right: questions whose root answer is the task's answer",
+            "failed: questions where the model wrote something that was not a command, or where H could not "
+            "finish the tree on the model's output" + (f" ({s.script_errors} of them)" if s.script_errors else ""),
+            "bad outputs: the model's outputs that were not a command, over every step of every question",
+            "deferred: the share of the model's steps handed to H for want of confidence (--threshold)",
+            "actions / question: engine steps per question, the model's and H's",
+            "calls to H: primitive subquestions the task's H answered",
+        ]
         if s.unseen_tokens:
-            notes.append(f"{s.unseen_tokens} prompt tokens never seen in training (read as bytes)")
-        t.caption = "; ".join(notes) or None
+            legend.append(f"{s.unseen_tokens} prompt tokens were never seen in training (read as bytes)")
         console.print(t)
+        for line in legend:
+            console.print(f"  {line}", style="dim", soft_wrap=True)
         d = Table(title=f"{s.task} by {s.difficulty_name}")
         cols = (s.difficulty_name, "questions", "right") + (("trivial answer",) if s.baseline is not None else ())
         for col in cols:
@@ -185,7 +253,7 @@ def iterate_cmd(
     held_out: float = typer.Option(0.1, min=0.0, max=0.9, help="Fraction of questions held out; 0 trains on every question and scores the training questions (the paper's protocol)."),
     seed: int = typer.Option(0, help="Seed."),
     device: str = DeviceOpt,
-    threads: int | None = ThreadsOpt,
+    threads: int = ThreadsOpt,
     supervised: bool = typer.Option(True, "--supervised/--no-supervised", help="Also train an arm on the ground truth."),
     min_confidence: float = typer.Option(0.7, min=0.0, max=1.0, help="A subanswer the model is less sure of makes "
                                          "no target that round (the model defers)."),

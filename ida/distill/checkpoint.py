@@ -15,10 +15,11 @@ import io
 import json
 from datetime import datetime, timezone
 from pathlib import Path
+from collections.abc import Sequence
 from typing import Any
 
 import torch
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ValidationError, model_validator
 
 from ida.distill.data import Mode
 from ida.distill.model import ModelConfig, Transformer, resolve_device
@@ -33,6 +34,57 @@ CONFIG = "config.json"
 
 class CheckpointError(IdaError):
     """A checkpoint folder that is missing, corrupt or does not fit: names the path."""
+
+
+# Confidence bins of the calibration table: [0, .5), [.5, .7), [.7, .9), [.9, .95), [.95, .99), [.99, 1].
+EDGES = (0.0, 0.5, 0.7, 0.9, 0.95, 0.99, 1.0)
+
+
+class Calibration(BaseModel):
+    """How often the model's greedy output was right at each confidence, on its held-out pairs:
+    what a confidence of 0.97 is worth for this model (a small model is often sure and wrong)."""
+
+    edges: list[float] = list(EDGES)
+    counts: list[int]  # held-out outputs whose confidence fell in each bin
+    right: list[int]  # of those, the ones equal to the target
+
+    @model_validator(mode="after")
+    def _fits(self) -> Calibration:
+        if not (len(self.edges) >= 2 and len(self.counts) == len(self.right) == len(self.edges) - 1
+                and self.edges == sorted(self.edges) and all(0 <= r <= n for r, n in zip(self.right, self.counts))):
+            raise ValueError("bins, counts and right do not fit together")
+        return self
+
+    @classmethod
+    def of(cls, confidences: Sequence[float], hits: Sequence[bool]) -> Calibration:
+        counts, right = [0] * (len(EDGES) - 1), [0] * (len(EDGES) - 1)
+        for c, hit in zip(confidences, hits):
+            i = _bin(EDGES, c)
+            counts[i] += 1
+            right[i] += hit
+        return cls(counts=counts, right=right)
+
+    def describe(self, confidence: float) -> str:
+        """One phrase: how often the held-out outputs of about this confidence were right."""
+        i = _bin(self.edges, confidence)
+        lo, hi, n, r = self.edges[i], self.edges[i + 1], self.counts[i], self.right[i]
+        where = f"{lo:.2f}-{hi:.2f}".replace("1.00", "1")
+        if n == 0:
+            return f"no held-out output had confidence {where}"
+        return f"right {100 * r / n:.0f}% of the time at {where} on held-out ({r} of {n})"
+
+    def rows(self) -> list[tuple[str, int, int]]:
+        """(bin, outputs, right) for the bins that hold any output."""
+        return [(f"{lo:.2f}-{hi:.2f}".replace("1.00", "1"), n, r)
+                for lo, hi, n, r in zip(self.edges, self.edges[1:], self.counts, self.right) if n]
+
+
+def _bin(edges: Sequence[float], confidence: float) -> int:
+    """The bin holding `confidence`: bins are [lo, hi), the last one closed."""
+    for i in range(len(edges) - 2, -1, -1):
+        if confidence >= edges[i]:
+            return i
+    return 0
 
 
 class CheckpointMeta(BaseModel):
@@ -50,6 +102,7 @@ class CheckpointMeta(BaseModel):
     optimizer_sha256: str | None = None
     tokenizer_sha256: str = ""
     train: dict[str, Any] = {}  # training settings and loop state, for resume
+    calibration: Calibration | None = None  # on the held-out pairs at this checkpoint's step (None: none held out)
 
 
 def _now() -> str:

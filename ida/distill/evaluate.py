@@ -39,8 +39,9 @@ class TaskScore(BaseModel):
     task: str
     questions: int
     accuracy: float
-    failures: int  # model outputs that were not a command, plus trees H could not finish on the model's output
-    script_errors: int = 0  # of those failures, trees whose H script choked on the model's output
+    failures: int  # questions the model failed on: it wrote a non-command, or H could not finish on its output
+    failed_outputs: int = 0  # model outputs that were not a command, over every step of every question
+    script_errors: int = 0  # of the failed questions, trees whose H script choked on the model's output
     unseen_tokens: int = 0  # prompt tokens the model's training text never used (it read them all the same)
     defer_rate: float | None = None
     actions_per_question: float
@@ -99,22 +100,31 @@ def evaluate_task(
         # A scripted H is a generator per node: it cannot take over single steps of a node the model began.
         raise IdaError("a deferral threshold needs an answer model; a scripted H cannot take over single steps")
     failures0, unseen0 = policy.failures, getattr(policy, "unseen_tokens", 0)
+    failed = 0  # questions with at least one failed output or a lost tree: never more than the questions
     if policy.mode == "answer" and threshold is None:
         policy.prefill([i.question for i in insts])  # batched: direct answers need no engine
-        right = [policy.act(_Question(i.question)) == f"reply {i.answer}" for i in insts]
-        return _score(task, insts, right, failures=policy.failures - failures0, actions=questions, h_calls=0,
-                      unseen_tokens=getattr(policy, "unseen_tokens", 0) - unseen0)
+        right = []
+        for inst in insts:
+            before = policy.failures
+            right.append(policy.act(_Question(inst.question)) == f"reply {inst.answer}")
+            failed += policy.failures > before
+        return _score(task, insts, right, failures=failed, failed_outputs=policy.failures - failures0,
+                      actions=questions, h_calls=0, unseen_tokens=getattr(policy, "unseen_tokens", 0) - unseen0)
     actor: WithPrimitives | Deferring = (
         WithPrimitives(policy, task) if threshold is None else Deferring(policy, task.policy, threshold))
     right, crashed = [], 0
     for inst in insts:
+        before = policy.failures
         try:
             right.append(run(inst.question, actor, budget=budget, task=task.name).answer == inst.answer)
+            failed += policy.failures > before
         except SCRIPT_ERRORS:
             right.append(False)
             crashed += 1
+            failed += 1
     # One act per engine step, so the actor's count is the actions, a lost tree's included.
-    return _score(task, insts, right, failures=policy.failures - failures0 + crashed, actions=_acts(actor),
+    return _score(task, insts, right, failures=failed, failed_outputs=policy.failures - failures0,
+                  actions=_acts(actor),
                   unseen_tokens=getattr(policy, "unseen_tokens", 0) - unseen0,
                   script_errors=crashed,
                   defer_rate=actor.rate if isinstance(actor, Deferring) else None,

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from ida.actions import Action, ActionError, parse_action
-from ida.distill.checkpoint import load_checkpoint
+from ida.distill.checkpoint import Calibration, load_checkpoint
 from ida.distill.data import UNPARSEABLE, Mode
 from ida.distill.model import Transformer, Generation
 from ida.hypertext import HypertextError, parse
@@ -51,12 +51,13 @@ class DistilledPolicy:
         name: str | None = None,
         max_new: int | None = None,
     ) -> None:
+        self.calibration: Calibration | None = None  # how often each confidence was right on held-out pairs
         if isinstance(source, Transformer):
             self.model, self.mode = source, mode or "policy"
             label = "model"
         else:
             self.model, meta = load_checkpoint(source, device)
-            self.mode = mode or meta.mode
+            self.mode, self.calibration = mode or meta.mode, meta.calibration
             label = Path(source).name
         self.model.eval()
         self.max_new = max_new  # tokens to write at most; None: the model's max_completion
@@ -69,6 +70,10 @@ class DistilledPolicy:
         # Greedy output is a function of the prompt: an answer model is asked the same question
         # at every step of a node a fallback decomposes, and iterate prefills it in batches.
         self._cache: dict[str, Generation] = {}
+
+    def confidence_note(self, confidence: float) -> str:
+        """How often the held-out outputs of about this confidence were right ("" where not measured)."""
+        return "" if self.calibration is None else self.calibration.describe(confidence)
 
     def prompt(self, workspace: _Workspace) -> str:
         return workspace.render() if self.mode == "policy" else workspace.question_text

@@ -13,7 +13,7 @@ model's for instance: it is shown as the editable default of the prompt, and Ent
 from __future__ import annotations
 
 import sys
-from typing import Any
+from typing import Any, NamedTuple
 from collections.abc import Callable
 
 from rich.console import Console, Group, RenderableType
@@ -49,7 +49,12 @@ META_HELP = {
     "exit": "save and leave; `ida ask --resume` continues here",
 }
 
-Suggestion = tuple[str, float]
+class Suggestion(NamedTuple):
+    text: str
+    confidence: float
+    note: str = ""  # how often such confidence was right, where the model knows ("" where not)
+
+
 Reader = Callable[[str, "str | None"], str]
 
 
@@ -111,8 +116,9 @@ class HumanPolicy:
         suggestion = self.suggest(ws) if self.suggest is not None else None
         self.last_suggested = suggestion[0] if suggestion else None
         if suggestion:
-            text, confidence = suggestion
-            self.console.print(Text.assemble(("model suggests", "magenta"), f" (confidence {confidence:.2f}): ",
+            text, confidence, note = Suggestion(*suggestion)
+            self.console.print(Text.assemble(("model suggests", "magenta"),
+                                             f" (confidence {confidence:.2f}{'; ' + note if note else ''}): ",
                                              (text, "bold"), ("   Enter accepts; edit to change", "dim")))
         while True:
             try:

@@ -93,7 +93,9 @@ def policy_suggester(model: object) -> Callable[[Workspace], Suggestion | None]:
                 return None
         except (ActionError, HypertextError):
             return None  # a suggestion that would not run is no help
-        return action.render(), float(getattr(model, "last_confidence", 0.0) or 0.0)
+        confidence = float(getattr(model, "last_confidence", 0.0) or 0.0)
+        note = getattr(model, "confidence_note", None)  # a distilled model's held-out calibration
+        return Suggestion(action.render(), confidence, note(confidence) if callable(note) else "")
 
     return suggest
 
