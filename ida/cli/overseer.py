@@ -11,6 +11,7 @@ import typer
 from rich.markup import escape
 
 from ida import tasks
+from ida.cli.blame import KINDS_HELP, blame_overseer, blame_summary, is_blame_kind
 from ida.cli.common import FIX_DIR, TASK_HELP, CorrectionsOpt, DbOpt, console, open_db
 from ida.errors import IdaError
 from ida.overseer import FixStep, HumanOverseer, OracleOverseer, Overseer, RuleOverseer, apply, backward, fix
@@ -20,7 +21,8 @@ from ida.render import report_view, tree_view
 from ida.transcript import load_transcript
 from ida.tree import Tree
 
-OverseerOpt = typer.Option("rules", "--overseer", help="rules (the task's local rules), oracle (ground truth) or human.")
+OverseerOpt = typer.Option("rules", "--overseer", help="rules (the task's local rules), oracle (ground truth), "
+                           "human (the blame> prompt), or blame as a question: " + KINDS_HELP + ".")
 TaskOpt = typer.Option(None, "--task", help=TASK_HELP + " Its rules and ground truth judge the tree "
                        "(default: the task the tree was run with, if it is built in or installed).")
 
@@ -47,9 +49,12 @@ def backward_cmd(
     """
     tree = load_transcript(transcript)
     t = tasks.get(task) if task else _task_of(tree, overseer)
+    judge = make_overseer(overseer, t, ask=console.input, show=show_text, task_name=tree.task)
     with _at_the_prompt():
-        report = backward(tree, target, make_overseer(overseer, t, ask=console.input, show=show_text))
+        report = backward(tree, target, judge)
     console.print(report_view(report))
+    if (summary := blame_summary(judge)) is not None:
+        console.print(f"[dim]{escape(summary)}[/]")
     saved_to = report_out or report_path(transcript)
     if not do_apply:
         save_report(report, saved_to)
@@ -188,7 +193,7 @@ def _at_the_prompt() -> Iterator[None]:
 
 def _task_of(tree: Tree, overseer: str) -> tasks.Task | None:
     """The task a saved tree was run with, found by name; None when the overseer needs none."""
-    if not tree.task or overseer == "human":
+    if not tree.task or overseer == "human" or is_blame_kind(overseer):
         return None
     try:
         return tasks.get(tree.task)
@@ -197,10 +202,13 @@ def _task_of(tree: Tree, overseer: str) -> tasks.Task | None:
 
 
 def make_overseer(kind: str, task: tasks.Task | None = None, ask: Callable[[str], str] = input,
-                  show: Callable[[str], None] = print) -> Overseer:
-    """`--overseer rules|oracle|human`; rules and oracle need a task (the oracle, its ground truth)."""
+                  show: Callable[[str], None] = print, task_name: str | None = None) -> Overseer:
+    """`--overseer rules|oracle|human|script|ask|model:DIR`; rules and oracle need a task (the oracle,
+    its ground truth); script, the name of a task with blame scripts (`task_name`: a tree's)."""
+    if is_blame_kind(kind):
+        return blame_overseer(kind, task.name if task is not None else task_name)
     if kind not in ("rules", "oracle", "human"):
-        raise IdaError(f"unknown overseer {kind!r}; choose rules, oracle or human")
+        raise IdaError(f"unknown overseer {kind!r}; choose rules, oracle, human, script, ask or model:DIR")
     if kind == "human":
         return HumanOverseer(ask, show)
     if task is None:
