@@ -71,7 +71,8 @@ def report_view(report, limit: int = 200) -> RichTree:
     visits = {v.node: v for v in report.visits}
     conflicts = {c.node: c for c in report.conflicts}
     title = Text(f"backward pass ({report.overseer}): {len(report.visits)} nodes visited, "
-                 f"{len(report.blamed)} blamed, {len(report.unexplained)} unexplained, {len(report.conflicts)} conflicts",
+                 f"{len(report.blamed)} blamed, {len(report.unexplained)} unexplained, {len(report.conflicts)} conflicts"
+                 + (f", {len(report.blame_trees)} blame trees" if report.blame_trees else ""),
                  style="bold")
     view = RichTree(title)
     if not report.visits:

@@ -33,10 +33,6 @@ CorrectionsOpt = typer.Option(CORRECTIONS_DIR, help="Where corrected steps are s
 SeedOpt = typer.Option(0, help="Seed of the generated question.")
 TaskSizeOpt = typer.Option(None, "--task-size", help="Size of the question: digits, list length, elements "
                            "(default: the task's own).")
-# The same default everywhere: the task's local rules are the backward pass proper (linear, no
-# ground truth needed, and they work for the vase); the oracle and a person are chosen by name.
-OverseerOpt = typer.Option("rules", "--overseer", help="rules (the task's local rules; the default everywhere), "
-                           "oracle (the task's ground truth for every subquestion) or human (you, at the blame> prompt).")
 DeviceOpt = typer.Option("cpu", help="cpu, cuda, cuda:1, ... (cuda needs a GPU build of torch).")
 ThreadsOpt = typer.Option(1, min=0, max=1024, help="torch CPU threads; 0: torch's choice, one a core (slower by 10x "
                           "on a 2-core machine while another process holds a core: see benchmarks/distill.py).")

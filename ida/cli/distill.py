@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 class ModeOpt(str, Enum):
     policy = "policy"
     answer = "answer"
+    blame = "blame"
 
 
 class SizeOpt(str, Enum):
@@ -64,7 +65,8 @@ def distill_cmd(
                                     "train on its trees (policy mode leaves out primitive questions). " + TASK_HELP),
     questions: int = typer.Option(300, min=1, help="With --task: how many generated questions (seeds 0 and up)."),
     task_size: int | None = typer.Option(None, "--task-size", help="With --task: size of the questions."),
-    mode: ModeOpt = typer.Option(ModeOpt.policy, help="policy: (workspace, action) pairs; answer: (question, answer)."),
+    mode: ModeOpt = typer.Option(ModeOpt.policy, help="policy: (workspace, action) pairs; answer: (question, answer); "
+                          "blame: (blame question, blame) from blame trees, for --overseer model:DIR."),
     model_size: SizeOpt = ModelSizeOpt,
     steps: int = typer.Option(2000, min=1, help="Most training steps."),
     batch_size: int = typer.Option(32, min=1, help="Pairs per step."),
@@ -110,8 +112,15 @@ def distill_cmd(
     if task:
         from ida.distill.data import scripted_policy_pairs, scripted_answer_pairs
 
-        pairs = (scripted_policy_pairs(task, questions, task_size) if mode is ModeOpt.policy
-                 else scripted_answer_pairs(task, questions, task_size))
+        if mode is ModeOpt.blame:  # the task's blame scripts on its H's trees, each with a lie put in
+            from ida.distill.data import blame_pairs
+            from ida.overseer.faults import scripted_blame_trees
+            from ida.tasks import get as get_task
+
+            pairs = blame_pairs(scripted_blame_trees(get_task(task), questions, task_size))
+        else:
+            pairs = (scripted_policy_pairs(task, questions, task_size) if mode is ModeOpt.policy
+                     else scripted_answer_pairs(task, questions, task_size))
     else:
         pairs = load_pairs(transcripts or [], mode.value)
     tr, ho = split(pairs, held_out, seed)

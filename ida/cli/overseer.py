@@ -10,7 +10,8 @@ from pathlib import Path
 import typer
 
 from ida import tasks
-from ida.cli.common import FIX_DIR, TASK_HELP, CorrectionsOpt, DbOpt, OverseerOpt, TaskSizeOpt, console, open_db, say
+from ida.cli.blame import KINDS_HELP, blame_overseer, blame_summary, is_blame_kind
+from ida.cli.common import FIX_DIR, TASK_HELP, CorrectionsOpt, DbOpt, TaskSizeOpt, console, open_db, say
 from ida.errors import IdaError
 from ida.overseer import FixStep, HumanOverseer, OracleOverseer, Overseer, Report, RuleOverseer, apply, backward, fix
 from ida.policies.human import Leave
@@ -22,6 +23,10 @@ from ida.render import report_view, tree_view
 from ida.transcript import load_transcript
 from ida.tree import Tree
 
+# The same default everywhere: the task's local rules are the backward pass proper (linear, no
+# ground truth needed, and they work for the vase); the others are chosen by name.
+OverseerOpt = typer.Option("rules", "--overseer", help="rules (the task's local rules; the default everywhere), "
+                           "oracle (ground truth), human (the blame> prompt), or blame as a question: " + KINDS_HELP + ".")
 TaskOpt = typer.Option(None, "--task", help=TASK_HELP + " Its rules and ground truth judge the tree "
                        "(default: the task the tree was run with, if it is built in or installed).")
 
@@ -57,7 +62,7 @@ def backward_cmd(
         report = _saved_report(saved, tree, target)
     else:
         t = tasks.get(task) if task else _task_of(tree, overseer)
-        judge = make_overseer(overseer, t, ask=console.input, show=show_text)
+        judge = make_overseer(overseer, t, ask=console.input, show=show_text, task_name=tree.task)
         report = Report(tree, target)
         try:
             backward(tree, target, judge, into=report)
@@ -69,6 +74,8 @@ def backward_cmd(
                 "--apply[/]", n=len(report.visits), path=saved_to)
             raise typer.Exit(130) from None
     console.print(report_view(report))
+    if saved is None and (summary := blame_summary(judge)) is not None:
+        say("[dim]{summary}[/]", summary=summary)
     if not do_apply:
         save_report(report, saved_to)
         say("[dim]report saved: {path}[/]", path=saved_to)
@@ -230,7 +237,7 @@ def at_the_prompt() -> Iterator[None]:
 
 def _task_of(tree: Tree, overseer: str) -> tasks.Task | None:
     """The task a saved tree was run with, found by name; None when the overseer needs none."""
-    if not tree.task or overseer == "human":
+    if not tree.task or overseer == "human" or is_blame_kind(overseer):
         return None
     try:
         return tasks.get(tree.task)
@@ -239,10 +246,13 @@ def _task_of(tree: Tree, overseer: str) -> tasks.Task | None:
 
 
 def make_overseer(kind: str, task: tasks.Task | None = None, ask: Callable[[str], str] = input,
-                  show: Callable[[str], None] = print) -> Overseer:
-    """`--overseer rules|oracle|human`; rules and oracle need a task (the oracle, its ground truth)."""
+                  show: Callable[[str], None] = print, task_name: str | None = None) -> Overseer:
+    """`--overseer rules|oracle|human|script|ask|model:DIR`; rules and oracle need a task (the oracle,
+    its ground truth); script, the name of a task with blame scripts (`task_name`: a tree's)."""
+    if is_blame_kind(kind):
+        return blame_overseer(kind, task.name if task is not None else task_name)
     if kind not in ("rules", "oracle", "human"):
-        raise IdaError(f"unknown overseer {kind!r}; choose rules, oracle or human")
+        raise IdaError(f"unknown overseer {kind!r}; choose rules, oracle, human, script, ask or model:DIR")
     if kind == "human":
         return HumanOverseer(ask, show)
     if task is None:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 _EXPORTS = {
     "checkpoint": ["CheckpointError", "CheckpointMeta", "load_checkpoint", "read_meta", "save_checkpoint"],
-    "data": ["UNPARSEABLE", "DatasetError", "Mode", "Pair", "answer_pairs", "data_hash", "load_pairs", "policy_pairs",
+    "data": ["UNPARSEABLE", "DatasetError", "Mode", "Pair", "answer_pairs", "blame_pairs", "data_hash", "load_pairs", "policy_pairs",
              "scripted_answer_pairs", "scripted_policy_pairs", "split", "transcript_files"],
     "model": ["SIZES", "Transformer", "DistillError", "Generation", "ModelConfig", "model_config"],
     "tokenizer": ["Codec", "TokenizerError", "load_codec", "train_codec"],
@@ -53,7 +53,7 @@ sys.modules[__name__].__class__ = _Package
 if TYPE_CHECKING:
     from ida.distill.checkpoint import CheckpointError, CheckpointMeta, load_checkpoint, read_meta, save_checkpoint
     from ida.distill.data import (
-        UNPARSEABLE, DatasetError, Mode, Pair, answer_pairs, data_hash, load_pairs, policy_pairs, scripted_answer_pairs,
+        UNPARSEABLE, DatasetError, Mode, Pair, answer_pairs, blame_pairs, data_hash, load_pairs, policy_pairs, scripted_answer_pairs,
         scripted_policy_pairs, split,
         transcript_files,
     )

@@ -1,7 +1,8 @@
 """Training pairs from transcripts: what the model reads (prompt) and what it writes (completion).
 
 Policy pairs imitate the decomposer one step at a time: (rendered workspace, action text).
-Answer pairs skip the tree: (question, answer). Every pair remembers the question of its
+Answer pairs skip the tree: (question, answer). Blame pairs are (blame question, blame) from
+blame trees (`ida.overseer.questions`): a model that answers a node's blame outright. Every pair remembers the question of its
 node, so the train/held-out split can keep all steps of one question on the same side.
 """
 
@@ -22,7 +23,7 @@ from ida.tasks import get as get_task
 from ida.transcript import load_transcript
 from ida.tree import Step, Tree
 
-Mode = Literal["policy", "answer"]
+Mode = Literal["policy", "answer", "blame"]
 Skip = Callable[[str], bool]  # question text -> leave this node's steps out
 # What a distilled policy writes in place of output that is not a command: a stand-in, not a decision.
 UNPARSEABLE = "reply failed: unparseable model output"
@@ -179,8 +180,29 @@ def answer_pairs(paths: str | Path | Iterable[str | Path]) -> list[Pair]:
     return _resolve(_raw_answer(paths))
 
 
+def blame_pairs(trees: Iterable[Tree]) -> list[Pair]:
+    """(blame question's text, the reply that gives its blame) for every node of the trees that answers
+    a blame question with a well-formed blame; other nodes, failures and malformed blames are left out."""
+    from ida.overseer.questions import BlameSyntaxError, is_blame_question, parse_blame, raw_text, reply_arg
+
+    raws = []
+    for tree in trees:
+        for node in tree.nodes:
+            if node.answer is None or node.failure is not None or not is_blame_question(node.question):
+                continue
+            line = raw_text(node.answer)
+            try:
+                parse_blame(line)
+            except BlameSyntaxError:
+                continue
+            q = node.question.text()
+            raws.append(_Raw(Pair(q, reply_arg(line), q), False, (tree.run_id, node.id, -1), None))
+    return _resolve(raws)
+
+
 def load_pairs(paths: str | Path | Iterable[str | Path], mode: Mode) -> list[Pair]:
-    pairs = policy_pairs(paths) if mode == "policy" else answer_pairs(paths)
+    pairs = (policy_pairs(paths) if mode == "policy" else answer_pairs(paths) if mode == "answer"
+             else blame_pairs(_read(paths)))
     if not pairs:
         raise DatasetError(f"no {mode} pairs in {', '.join(map(str, transcript_files(paths))) or 'the given paths'}")
     return pairs

@@ -60,6 +60,11 @@ class Report:
         return [v.node for v in self.visits if v.blame.blamed]
 
     @property
+    def blame_trees(self) -> list[Tree]:
+        """The blame trees that gave the blames (a PolicyOverseer's: one per node visited)."""
+        return [v.blame.tree for v in self.visits if v.blame.tree is not None]
+
+    @property
     def unexplained(self) -> list[Visit]:
         """Nodes that were wrong but neither blamed nor able to pass the blame on."""
         return [v for v in self.visits if not (v.blame.ok or v.blame.blamed or v.blame.targets)]

@@ -44,6 +44,7 @@ class Blame:
     edits: list[Edit] = field(default_factory=list)
     correction: Correction | None = None
     note: str = ""
+    tree: Tree | None = field(default=None, compare=False, repr=False)  # the blame tree that gave it (PolicyOverseer)
 
     @property
     def blamed(self) -> bool:
@@ -110,7 +111,17 @@ def rule(pattern: str) -> Callable[[Callable[[NodeContext, str], Blame]], Rule]:
     return mark
 
 
-def local_step(ctx: NodeContext, target: str, expected: str | None, inputs: dict[int, str] | None) -> Blame:
+class Local(Protocol):
+    """What `local_step` reads of a node: a `NodeContext`, or a blame script's reading of one."""
+
+    @property
+    def answer(self) -> str | None: ...
+
+    @property
+    def reply_step(self) -> int | None: ...
+
+
+def local_step(ctx: Local, target: str, expected: str | None, inputs: dict[int, str] | None) -> Blame:
     """The usual shape of a rule.
 
     `expected` is the reply the node's own operation gives on the inputs it had; if the node

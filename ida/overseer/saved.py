@@ -65,6 +65,7 @@ class SavedVisit(_Model):
     edits: list[SavedEdit] = []
     correction: SavedCorrection | None = None
     note: str = ""
+    blame_tree: str | None = None  # the blame tree's transcript, relative to the report's folder (PolicyOverseer)
 
 
 class SavedConflict(_Model):
@@ -115,6 +116,7 @@ class ReportFile(_Model):
     unexplained: list[int] = []
     complete: bool = True  # False: the pass was left part way (the visits made so far)
     applied: AppliedRecord | None = None  # None: a dry run, nothing committed
+    blame_trees: int = 0  # blame trees run (a PolicyOverseer's: one per node visited), saved in NAME.blame/
 
 
 def tree_digest(tree: Tree) -> str:
@@ -136,7 +138,14 @@ def report_path(transcript: str | Path) -> Path:
     return p.with_name(p.name.removesuffix(".jsonl") + SUFFIX)
 
 
-def to_file(report: Report, applied: Applied | None = None) -> ReportFile:
+def blame_dir(report_file: str | Path) -> Path:
+    """Where a report's blame trees live: `run.report.json` -> `run.blame/`, one `NODE.jsonl` each."""
+    p = Path(report_file)
+    return p.with_name(p.name.removesuffix(SUFFIX) + ".blame")
+
+
+def to_file(report: Report, applied: Applied | None = None, blame_trees: dict[int, str] | None = None) -> ReportFile:
+    blame_trees = blame_trees or {}
     visits = []
     for v in report.visits:
         b = v.blame
@@ -146,7 +155,7 @@ def to_file(report: Report, applied: Applied | None = None) -> ReportFile:
                    for e in b.edits],
             correction=None if b.correction is None else SavedCorrection(
                 node=b.correction.node, step=b.correction.step, action=b.correction.action),
-            note=b.note))
+            note=b.note, blame_tree=blame_trees.get(v.node)))
     record = None
     if applied is not None:
         record = AppliedRecord(
@@ -158,7 +167,8 @@ def to_file(report: Report, applied: Applied | None = None) -> ReportFile:
             automation=[AppliedAutomation(**vars(c)) for c in applied.automation])
     return ReportFile(transcript=identity(report.tree), feedback=report.feedback, overseer=report.overseer,
                       visits=visits, conflicts=[SavedConflict(node=c.node, targets=c.targets) for c in report.conflicts],
-                      unexplained=[v.node for v in report.unexplained], complete=report.complete, applied=record)
+                      unexplained=[v.node for v in report.unexplained], complete=report.complete, applied=record,
+                      blame_trees=len(blame_trees))
 
 
 def from_file(saved: ReportFile, tree: Tree) -> Report:
@@ -178,8 +188,20 @@ def from_file(saved: ReportFile, tree: Tree) -> Report:
 
 
 def save_report(report: Report, path: str | Path, applied: Applied | None = None) -> Path:
-    """Write the report as JSON, atomically."""
-    return write_atomic(path, to_file(report, applied).model_dump_json(indent=1) + "\n")
+    """Write the report as JSON, atomically, and its blame trees, if any, as transcripts beside it."""
+    return write_atomic(path, to_file(report, applied, save_blame_trees(report, path)).model_dump_json(indent=1) + "\n")
+
+
+def save_blame_trees(report: Report, path: str | Path) -> dict[int, str]:
+    """Each visit's blame tree as `NAME.blame/NODE.jsonl`; a tree left there by an earlier report
+    of the same name is removed. Returns node -> path relative to the report's folder."""
+    folder = blame_dir(path)
+    saved = {v.node: v.blame.tree.save(folder / f"{v.node}.jsonl") for v in report.visits if v.blame.tree is not None}
+    if folder.is_dir():
+        for f in folder.glob("*.jsonl"):
+            if f.stem.isdigit() and int(f.stem) not in saved:
+                f.unlink()
+    return {node: f"{folder.name}/{p.name}" for node, p in saved.items()}
 
 
 def load_report(path: str | Path) -> ReportFile:

@@ -175,6 +175,7 @@
       box.append(el("h2", null, "backward pass"), kv("feedback", rep.feedback), kv("overseer", rep.overseer),
         kv("visited", rep.visits.length), kv("blamed", blamed.length), kv("unexplained", rep.unexplained.length),
         kv("conflicts", rep.conflicts.length));
+      if (rep.blame_trees) box.append(kv("blame trees", rep.blame_trees + " (one a node visited; transcripts beside the report)"));
       if (blamed.length) box.append(el("h3", null, "blamed nodes"), listOf(blamed, (v) => [link(v.node), " " + short(run().q[v.node], 80)]));
       const edits = rep.visits.flatMap((v) => v.edits);
       const applied = rep.applied;
@@ -229,6 +230,7 @@
       if (v.edits.length) b.append(el("div", null, "database edits:"), listOf(v.edits, (e) => `${e.op} ${e.key || "e" + e.entry_id}: ${e.text || ""} (${e.reason})`));
       if (v.correction) b.append(kv("correction", `step ${v.correction.step}: ${v.correction.action}`));
       if (v.note) b.append(kv("note", v.note));
+      if (v.blame_tree) b.append(kv("blame tree", v.blame_tree));
       box.append(b);
     }
     const df = diffOf(cur);
