@@ -63,7 +63,7 @@ def run(name: str, args: list[str], tmp: Path, cpus: str | None) -> dict:
     seconds = time.perf_counter() - t0
     out = {"command": "ida " + " ".join(args).replace("{tmp}/", "runs/"), "seconds": round(seconds, 1),
            "returncode": p.returncode, "load_before": round(load0, 2), "load_after": round(os.getloadavg()[0], 2),
-           "stdout_tail": p.stdout.splitlines()[-14:], "stderr_tail": p.stderr.splitlines()[-3:]}
+           "stdout_tail": p.stdout.splitlines()[-30:], "stderr_tail": p.stderr.splitlines()[-3:]}
     if args[0] == "distill":
         out |= checkpoint_figures(Path(argv[argv.index("--out") + 1]))
     print(f"{name}: {seconds:.0f} s, exit {p.returncode}, {json.dumps({k: out.get(k) for k in ('best_exact_match', 'best_step', 'last_step', 'stopped')})}",

@@ -231,7 +231,7 @@ def eval_cmd(
             "bad outputs: the model's outputs that were not a command, over every step of every question",
             "deferred: the share of the model's steps handed to H for want of confidence (--threshold)",
             "actions / question: engine steps per question, the model's and H's",
-            "calls to H: primitive subquestions the task's H answered",
+            "calls to H: primitive subquestions the task's H answered, over all the questions",
         ]
         if s.unseen_tokens:
             legend.append(f"{s.unseen_tokens} prompt tokens were never seen in training (read as bytes)")
