@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).parent
-ALL = ["startup", "engine", "backward", "experience", "parse", "transcript", "view", "distill"]
+ALL = ["startup", "engine", "backward", "experience", "parse", "transcript", "view", "distill", "circuit"]
 
 
 def main() -> int:

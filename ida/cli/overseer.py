@@ -13,7 +13,8 @@ from rich.markup import escape
 from ida import tasks
 from ida.cli.common import FIX_DIR, TASK_HELP, CorrectionsOpt, DbOpt, console, open_db
 from ida.errors import IdaError
-from ida.overseer import FixStep, HumanOverseer, OracleOverseer, Overseer, RuleOverseer, apply, backward, fix
+from ida.overseer import (Counterfactual, FixStep, HumanOverseer, OracleOverseer, Overseer, RuleOverseer, apply,
+                          backward, fix)
 from ida.overseer.saved import report_path, save_report
 from ida.policy import Policy
 from ida.render import report_view, tree_view
@@ -21,6 +22,9 @@ from ida.transcript import load_transcript
 from ida.tree import Tree
 
 OverseerOpt = typer.Option("rules", "--overseer", help="rules (the task's local rules), oracle (ground truth) or human.")
+GuessOpt = typer.Option(0, "--guess", min=0, help="Guess and check where the overseer's pass leaves blame open "
+                       "(several inputs could be wrong): try the candidate changes its rules list, in at most N forward "
+                       "runs (0: the linear pass alone).")
 TaskOpt = typer.Option(None, "--task", help=TASK_HELP + " Its rules and ground truth judge the tree "
                        "(default: the task the tree was run with, if it is built in or installed).")
 
@@ -40,6 +44,7 @@ def backward_cmd(
     corrections: Path = CorrectionsOpt,
     report_out: Path | None = typer.Option(None, "--report-out", help="Where the report is saved for `ida view` "
                                            "(default: beside the transcript, NAME.report.json)."),
+    guess: int = GuessOpt,
 ) -> None:
     """Run the overseer backward pass on a saved tree: who is to blame for the root's answer?
 
@@ -47,8 +52,14 @@ def backward_cmd(
     """
     tree = load_transcript(transcript)
     t = tasks.get(task) if task else _task_of(tree, overseer)
+    judge = make_overseer(overseer, t, ask=console.input, show=show_text)
+    database = open_db(db) if db is not None else None
+    if guess:
+        if t is None:
+            raise IdaError("--guess re-runs the tree with the task's H: give --task")
+        judge = Counterfactual(judge, t.policy, database, budget=guess)
     with _at_the_prompt():
-        report = backward(tree, target, make_overseer(overseer, t, ask=console.input, show=show_text))
+        report = backward(tree, target, judge)
     console.print(report_view(report))
     saved_to = report_out or report_path(transcript)
     if not do_apply:
@@ -57,7 +68,7 @@ def backward_cmd(
         if report.edits or report.corrections:
             console.print("[dim]dry run: add --apply to commit the edits and save the corrections[/]")
         return
-    applied = apply(report, open_db(db) if report.edits else None, corrections)
+    applied = apply(report, (database or open_db(db)) if report.edits else None, corrections)
     save_report(report, saved_to, applied)
     console.print(f"[dim]report saved: {escape(str(saved_to))}[/]")
     for e in applied.entries:
@@ -84,10 +95,12 @@ def fix_cmd(
     corrections: Path = CorrectionsOpt,
     save_dir: Path = typer.Option(FIX_DIR, help="Where each round's transcript (and report) is saved."),
     view: bool = typer.Option(False, "--view", help="Also write an HTML page of the rounds, their blame and diffs."),
+    guess: int = GuessOpt,
 ) -> None:
     """Forward, check, backward, apply, forward again: until the root answer is right.
 
     Examples: ida fix weights --seed 2 --db lessons.sqlite ;
+    ida fix circuit --seed 11 --db circuit.sqlite --add-facts --overseer rules --guess 1000 ;
     ida fix 'What is the capital of Australia?' --target Canberra --task examples/capitals.py:TASK ;
     ida fix 'What is 2 * 3?' --target 6 --overseer human
     """
@@ -117,12 +130,17 @@ def fix_cmd(
         console.print(report_view(step.report))
 
     with _decomposer(t) as policy, _at_the_prompt():
-        result = fix(question, target, policy, make_overseer(overseer, t, ask=console.input, show=show_text),
-                     db=database, max_steps=max_steps, on_step=show, corrections_dir=corrections,
+        judge = make_overseer(overseer, t, ask=console.input, show=show_text)
+        if guess:
+            judge = Counterfactual(judge, policy, database, budget=guess)
+        result = fix(question, target, policy, judge, db=database, max_steps=max_steps, on_step=show,
+                     corrections_dir=corrections,
                      task=t.name if t else None)
     edits = sum(len(s.report.edits) for s in result.steps if s.report)
     verdict = "[green]fixed[/]" if result.fixed else "[red]not fixed[/]"
-    console.print(f"{verdict} after {len(result.steps)} round(s), {edits} database edit(s)")
+    guessed = sum(s.report.forward_runs for s in result.steps if s.report)
+    spent = f", {guessed} forward run(s) checking guesses" if guess else ""
+    console.print(f"{verdict} after {len(result.steps)} round(s), {edits} database edit(s){spent}")
     console.print("[dim]saved " + escape(", ".join(map(str, saved))) + "[/]")
     if view:
         from ida.view import open_runs, write_page

@@ -45,6 +45,9 @@ class Report:
     overseer: str = ""
     visits: list[Visit] = field(default_factory=list)
     conflicts: list[Conflict] = field(default_factory=list)
+    overseer_calls: int = 0  # blame asked for; more than the visits where guesses re-walked the tree
+    forward_runs: int = 0  # runs spent checking guesses (0 for a linear pass)
+    forward_budget: int = 0  # the most it could spend (0: it does not guess)
 
     @property
     def edits(self) -> list[Edit]:
@@ -65,11 +68,14 @@ class Report:
 
 
 def backward(tree: Tree, feedback: str, overseer: Overseer) -> Report:
+    """The linear pass; an overseer with a pass of its own (`Counterfactual`: guess and check) runs that."""
+    strategy = getattr(overseer, "backward_pass", None)
     with gc_paused():
-        return _walk(tree, feedback, overseer)
+        return strategy(tree, feedback) if strategy is not None else walk(tree, feedback, overseer)
 
 
-def _walk(tree: Tree, feedback: str, overseer: Overseer) -> Report:
+def walk(tree: Tree, feedback: str, overseer: Overseer) -> Report:
+    """One linear pass: each node reached visited once, root first, by `overseer.blame`."""
     report = Report(tree, feedback, overseer=getattr(overseer, "name", type(overseer).__name__))
     nodes = tree.nodes
     waiting = _parent_counts(tree)  # a node is ready when every parent has spoken
@@ -83,6 +89,7 @@ def _walk(tree: Tree, feedback: str, overseer: Overseer) -> Report:
             report.conflicts.append(Conflict(nid, got))  # reported, never silently resolved
         elif got:
             blame = overseer.blame(nodes[nid], got[0][1], tree)
+            report.overseer_calls += 1
             for e in blame.edits:
                 e.node = nid
             if blame.correction:

@@ -44,6 +44,9 @@ class Blame:
     edits: list[Edit] = field(default_factory=list)
     correction: Correction | None = None
     note: str = ""
+    # Other explanations the overseer could not rule out here (a different subanswer, another
+    # entry), most likely first: a guess-and-check strategy (`Counterfactual`) tries them.
+    candidates: list[Blame] = field(default_factory=list)
 
     @property
     def blamed(self) -> bool:

@@ -101,6 +101,9 @@ class ReportFile(_Model):
     visits: list[SavedVisit] = []
     conflicts: list[SavedConflict] = []
     unexplained: list[int] = []
+    overseer_calls: int = 0  # 0 in reports saved before guessing was counted
+    forward_runs: int = 0  # runs spent checking guesses (guess and check)
+    forward_budget: int = 0  # the most it could have spent; 0: the linear pass alone
     applied: AppliedRecord | None = None  # None: a dry run, nothing committed
 
 
@@ -144,7 +147,8 @@ def to_file(report: Report, applied: Applied | None = None) -> ReportFile:
             corrections=None if applied.corrections is None else str(applied.corrections))
     return ReportFile(transcript=identity(report.tree), feedback=report.feedback, overseer=report.overseer,
                       visits=visits, conflicts=[SavedConflict(node=c.node, targets=c.targets) for c in report.conflicts],
-                      unexplained=[v.node for v in report.unexplained], applied=record)
+                      unexplained=[v.node for v in report.unexplained], overseer_calls=report.overseer_calls,
+                      forward_runs=report.forward_runs, forward_budget=report.forward_budget, applied=record)
 
 
 def save_report(report: Report, path: str | Path, applied: Applied | None = None) -> Path:
