@@ -40,8 +40,9 @@ RESULTS = Path(__file__).parent / "results" / "blame.json"
 
 
 def key(b) -> tuple:
+    """What a blame decides, its alternatives for guess and check included."""
     return (b.ok, dict(b.targets), [(e.op, e.key, e.text, e.entry_id) for e in b.edits],
-            None if b.correction is None else (b.correction.step, b.correction.action))
+            None if b.correction is None else (b.correction.step, b.correction.action), [key(c) for c in b.candidates])
 
 
 def compare(tree, feedback, rules, scripted) -> tuple[bool, int, int, float, float]:
@@ -56,7 +57,7 @@ def compare(tree, feedback, rules, scripted) -> tuple[bool, int, int, float, flo
 
 def equal_part(n: int) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    for name in ("multiply", "sorted", "length", "permutation", "weights", "vase"):
+    for name in ("multiply", "sorted", "length", "permutation", "weights", "circuit", "vase"):
         rows = []
         for seed in range(n):
             if name == "vase":

@@ -11,7 +11,8 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).parent
-ALL = ["startup", "engine", "backward", "experience", "parse", "transcript", "view", "blame", "distill", "distill_readme"]
+ALL = ["startup", "engine", "backward", "experience", "parse", "transcript", "view", "blame", "circuit", "distill",
+       "distill_readme"]
 
 
 def main() -> int:

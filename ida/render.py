@@ -72,8 +72,9 @@ def report_view(report, limit: int = 200) -> RichTree:
     conflicts = {c.node: c for c in report.conflicts}
     title = Text(f"backward pass ({report.overseer}): {len(report.visits)} nodes visited, "
                  f"{len(report.blamed)} blamed, {len(report.unexplained)} unexplained, {len(report.conflicts)} conflicts"
-                 + (f", {len(report.blame_trees)} blame trees" if report.blame_trees else ""),
-                 style="bold")
+                 + (f", {len(report.blame_trees)} blame trees" if report.blame_trees else "")
+                 + (f"; guess and check: {report.forward_runs} of {report.forward_budget} forward runs, "
+                    f"{report.overseer_calls} overseer calls" if report.forward_budget else ""), style="bold")
     view = RichTree(title)
     if not report.visits:
         return view
@@ -114,6 +115,8 @@ def verdict(blame) -> Text:
         parts.append("→ " + ", ".join(f"#{c} should answer {t}" for c, t in blame.targets.items()))
     if blame.note and not parts:
         parts.append(f"? {blame.note}")
+    elif blame.note.startswith("guessed"):  # say that the change was a guess, and how it was checked
+        parts.append(f"  ({blame.note})")
     if not parts:
         parts.append("? nothing to say")
     style = "bold red" if blame.blamed else ("cyan" if blame.targets else "yellow")

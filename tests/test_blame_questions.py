@@ -71,7 +71,8 @@ def test_lookups_show_their_entries_with_ids_keys_and_texts(tmp_path):
 @pytest.mark.parametrize("line", [
     "ok", "target 1 4", "target 1 4; target 3 yes", "add vase: vases are fragile; move slowly near them",
     "edit e12 a plum weighs 60 grams; correct 2 reply 9", "rm e4", "none the total cannot say which part",
-    "correct 0 unlock $2",
+    "correct 0 unlock $2", "target 2 5; maybe target 0 3; maybe target 0 4",
+    "none the definition could be wrong; maybe edit e7 g7 = OR(g3, x2); maybe target 1 0; add g8: g8 = AND(x1, x2)",
 ])
 def test_format_gives_back_the_line_it_parses(line):
     assert format_blame(parse_blame(line)) == line
@@ -88,11 +89,20 @@ def test_a_semicolon_in_a_sentence_stays_in_it():
     ("edit 12 text", "edit e<id>"), ("ok; target 1 2", "stand alone"), ("none x; rm e1", "stand alone"),
     ("correct 1 dance", "not an action"), ("target 1 2; target 1 3", "two targets"),
     ("correct 1 reply 2; correct 2 reply 3", "one correction"), ("add no colon here", "add <key>: <sentence>"),
-    ("ok\ntarget 1 2", "one line"),
+    ("ok\ntarget 1 2", "one line"), ("maybe target 1 2", "comes before its alternatives"),
+    ("ok; maybe target 1 2", "no alternatives"), ("target 1 2; maybe none x", "an alternative"),
+    ("target 1 2; maybe target one 3", "target <step>"),
 ])
 def test_malformed_lines_say_what_is_wrong(line, says):
     with pytest.raises(BlameSyntaxError, match=says.replace("(", r"\(")):
         parse_blame(line)
+
+
+def test_alternatives_follow_the_blame_likeliest_first():
+    b = parse_blame("target 2 5; maybe target 0 3; maybe target 0 4; correct 1 reply 9")
+    assert b.targets == {2: "5"} and not b.edits
+    assert [(c.targets, c.correction and c.correction.action) for c in b.candidates] == [
+        ({0: "3"}, None), ({0: "4"}, "reply 9")]  # a clause after `maybe` belongs to it, up to the next
 
 
 def test_resolve_names_children_and_checks_every_reference(tmp_path):
@@ -100,9 +110,10 @@ def test_resolve_names_children_and_checks_every_reference(tmp_path):
     root = tree.root_node
     child = root.children[0]
     assert resolve(parse_blame("target 1 7"), root, tree).targets == {child: "7"}
+    assert resolve(parse_blame("none x; maybe target 1 6"), root, tree).candidates[0].targets == {child: "6"}
     for line, says in [("target 0 7", "asked no subquestion"), ("target 9 7", "no step 9"),
                        ("correct 2 " + root.steps[2].action, "already did"), ("edit e3 x", "not an entry"),
-                       ("correct 5 reply 1", "no step 5")]:
+                       ("correct 5 reply 1", "no step 5"), ("target 1 7; maybe target 0 6", "asked no subquestion")]:
         with pytest.raises(BlameSyntaxError, match=says):
             resolve(parse_blame(line), root, tree)
     task = get("weights")

@@ -13,7 +13,8 @@ from ida import tasks
 from ida.cli.blame import KINDS_HELP, blame_overseer, blame_summary, is_blame_kind
 from ida.cli.common import FIX_DIR, TASK_HELP, CorrectionsOpt, DbOpt, TaskSizeOpt, console, open_db, say
 from ida.errors import IdaError
-from ida.overseer import FixStep, HumanOverseer, OracleOverseer, Overseer, Report, RuleOverseer, apply, backward, fix
+from ida.overseer import (Counterfactual, FixStep, HumanOverseer, OracleOverseer, Overseer, Report, RuleOverseer,
+                          apply, backward, fix)
 from ida.policies.human import Leave
 from ida.overseer.saved import report_path, save_report
 from ida.cli.memo import change_line
@@ -27,6 +28,9 @@ from ida.tree import Tree
 # ground truth needed, and they work for the vase); the others are chosen by name.
 OverseerOpt = typer.Option("rules", "--overseer", help="rules (the task's local rules; the default everywhere), "
                            "oracle (ground truth), human (the blame> prompt), or blame as a question: " + KINDS_HELP + ".")
+GuessOpt = typer.Option(0, "--guess", min=0, help="Guess and check where the overseer's pass leaves blame open "
+                       "(several inputs could be wrong): try the candidate changes its rules list, in at most N forward "
+                       "runs (0: the linear pass alone).")
 TaskOpt = typer.Option(None, "--task", help=TASK_HELP + " Its rules and ground truth judge the tree "
                        "(default: the task the tree was run with, if it is built in or installed).")
 
@@ -50,6 +54,7 @@ def backward_cmd(
                                       "left part way) instead of asking the overseer again: with --apply, commit it."),
     sessions: Path | None = typer.Option(None, "--sessions", help="With --apply, the sessions file whose automation "
                                          "the corrections update (default for a session's transcript: as `ida ask`)."),
+    guess: int = GuessOpt,
 ) -> None:
     """Run the overseer backward pass on a saved tree: who is to blame for the root's answer?
 
@@ -58,23 +63,18 @@ def backward_cmd(
     """
     tree = load_transcript(transcript)
     saved_to = out or report_path(transcript)
+    database = open_db(db) if db is not None else None
+    judge = None
     if saved is not None:
         report = _saved_report(saved, tree, target)
     else:
-        t = tasks.get(task) if task else _task_of(tree, overseer)
-        judge = make_overseer(overseer, t, ask=console.input, show=show_text, task_name=tree.task)
-        report = Report(tree, target)
-        try:
-            backward(tree, target, judge, into=report)
-        except (KeyboardInterrupt, EOFError, Leave):  # what was typed is kept: save the blame so far
-            if isinstance(judge, HumanOverseer) and judge.unfinished is not None:
-                report.visits.append(judge.unfinished)
-            save_report(report, saved_to)
-            say("\n[dim]left: the blame of {n} node(s) so far is saved in {path}; commit it with --report {path} "
-                "--apply[/]", n=len(report.visits), path=saved_to)
-            raise typer.Exit(130) from None
+        judge = make_overseer(overseer, tasks.get(task) if task else _task_of(tree, overseer), ask=console.input,
+                              show=show_text, task_name=tree.task)
+        if guess:
+            judge = _guessing(judge, task, tree, overseer, database, guess)
+        report = _pass(tree, target, judge, saved_to)
     console.print(report_view(report))
-    if saved is None and (summary := blame_summary(judge)) is not None:
+    if judge is not None and (summary := blame_summary(judge)) is not None:
         say("[dim]{summary}[/]", summary=summary)
     if not do_apply:
         save_report(report, saved_to)
@@ -84,7 +84,7 @@ def backward_cmd(
         return
     store = SessionStore(sessions) if report.corrections and (sessions or "session" in tree.meta) else None
     try:
-        applied = apply(report, open_db(db) if report.edits else None, corrections,
+        applied = apply(report, (database or open_db(db)) if report.edits else None, corrections,
                         automation=store.automation if store is not None else None)
     finally:
         if store is not None:
@@ -102,6 +102,27 @@ def backward_cmd(
         console.print(change_line(change))
 
 
+def _guessing(judge: Overseer, task: str | None, tree, overseer: str, database, budget: int) -> Counterfactual:
+    t = tasks.get(task) if task else _task_of(tree, overseer)
+    if t is None:
+        raise IdaError("--guess re-runs the tree with the task's H: give --task")
+    return Counterfactual(judge, t.policy, database, budget=budget)
+
+
+def _pass(tree, target: str, judge: Overseer, saved_to: Path) -> Report:
+    """The backward pass; left part way (Ctrl-C, Ctrl-D, `leave`), the blame typed so far is saved."""
+    report = Report(tree, target)
+    try:
+        return backward(tree, target, judge, into=report)
+    except (KeyboardInterrupt, EOFError, Leave):
+        if isinstance(judge, HumanOverseer) and judge.unfinished is not None:
+            report.visits.append(judge.unfinished)
+        save_report(report, saved_to)
+        say("\n[dim]left: the blame of {n} node(s) so far is saved in {path}; commit it with --report {path} "
+            "--apply[/]", n=len(report.visits), path=saved_to)
+        raise typer.Exit(130) from None
+
+
 def fix_cmd(
     what: str = typer.Argument(..., metavar="TASK|QUESTION", help="A task (see `ida tasks`; FILE.py:NAME works), "
                                "or a question of your own in quotes (then give --task, or --overseer human)."),
@@ -117,6 +138,7 @@ def fix_cmd(
     corrections: Path = CorrectionsOpt,
     out: Path = typer.Option(FIX_DIR, "--out", "-o", help="Folder for each round's transcript and report."),
     view: bool = typer.Option(False, "--view", help="Also write an HTML page of the rounds, their blame and diffs."),
+    guess: int = GuessOpt,
 ) -> None:
     """Forward, check, backward, apply, forward again: until the root answer is right.
 
@@ -124,6 +146,7 @@ def fix_cmd(
     `ida ask`), then blame.
 
     Examples: ida fix weights --seed 2 --db lessons.sqlite --overseer oracle ;
+    ida fix circuit --seed 11 --db circuit.sqlite --add-facts --guess 1000 ;
     ida fix 'What is the capital of Australia?' --target Canberra --task examples/capitals.py:TASK ;
     ida fix 'What is 2 * 3?' --target 6 --overseer human
     """
@@ -153,12 +176,17 @@ def fix_cmd(
         console.print(report_view(step.report))
 
     with _decomposer(t) as policy, at_the_prompt():
-        result = fix(question, target, policy, make_overseer(overseer, t, ask=console.input, show=show_text),
-                     db=database, max_steps=max_steps, on_step=show, corrections_dir=corrections,
-                     task=t.name if t else None)
+        judge = make_overseer(overseer, t, ask=console.input, show=show_text)
+        if guess:
+            judge = Counterfactual(judge, policy, database, budget=guess)
+        result = fix(question, target, policy, judge, db=database, max_steps=max_steps, on_step=show,
+                     corrections_dir=corrections, task=t.name if t else None)
     edits = sum(len(s.report.edits) for s in result.steps if s.report)
     verdict = "[green]fixed[/]" if result.fixed else "[red]not fixed[/]"
-    say(verdict + " after {n} round(s), {edits} database edit(s)", n=len(result.steps), edits=edits)
+    guessed = sum(s.report.forward_runs for s in result.steps if s.report)
+    spent = ", {runs} forward run(s) checking guesses" if guess else ""
+    say(verdict + " after {n} round(s), {edits} database edit(s)" + spent, n=len(result.steps), edits=edits,
+        runs=guessed)
     say("[dim]saved {paths}[/]", paths=", ".join(map(str, saved)))
     if view:
         from ida.view import open_runs, write_page

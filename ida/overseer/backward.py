@@ -46,6 +46,9 @@ class Report:
     visits: list[Visit] = field(default_factory=list)
     conflicts: list[Conflict] = field(default_factory=list)
     complete: bool = False  # the pass reached its end (False: interrupted, these are the visits so far)
+    overseer_calls: int = 0  # blame asked for; more than the visits where guesses re-walked the tree
+    forward_runs: int = 0  # runs spent checking guesses (0 for a linear pass)
+    forward_budget: int = 0  # the most it could spend (0: it does not guess)
 
     @property
     def edits(self) -> list[Edit]:
@@ -72,17 +75,17 @@ class Report:
 
 def backward(tree: Tree, feedback: str, overseer: Overseer, into: Report | None = None) -> Report:
     """The pass. `into`: a Report to fill as it goes, so a caller keeps the visits made so far
-    when the pass is interrupted (a person leaving the blame prompt, say)."""
+    when the pass is interrupted (a person leaving the blame prompt, say). An overseer with a
+    pass of its own (`Counterfactual`: guess and check) runs that instead."""
+    strategy = getattr(overseer, "backward_pass", None)
+    with gc_paused():
+        return strategy(tree, feedback) if strategy is not None else walk(tree, feedback, overseer, into)
+
+
+def walk(tree: Tree, feedback: str, overseer: Overseer, into: Report | None = None) -> Report:
+    """One linear pass: each node reached visited once, root first, by `overseer.blame`."""
     report = into or Report(tree, feedback)
     report.overseer = getattr(overseer, "name", type(overseer).__name__)
-    with gc_paused():
-        _walk(report, overseer)
-    report.complete = True
-    return report
-
-
-def _walk(report: Report, overseer: Overseer) -> None:
-    tree, feedback = report.tree, report.feedback
     nodes = tree.nodes
     waiting = _parent_counts(tree)  # a node is ready when every parent has spoken
     inbox: dict[int, list[tuple[int, str]]] = {tree.root: [(-1, feedback)]}
@@ -95,6 +98,7 @@ def _walk(report: Report, overseer: Overseer) -> None:
             report.conflicts.append(Conflict(nid, got))  # reported, never silently resolved
         elif got:
             blame = overseer.blame(nodes[nid], got[0][1], tree)
+            report.overseer_calls += 1
             for e in blame.edits:
                 e.node = nid
             if blame.correction:
@@ -108,6 +112,8 @@ def _walk(report: Report, overseer: Overseer) -> None:
             waiting[cid] -= 1
             if waiting[cid] == 0:
                 ready.append(cid)
+    report.complete = True
+    return report
 
 
 def _parent_counts(tree: Tree) -> dict[int, int]:

@@ -45,6 +45,9 @@ class Blame:
     correction: Correction | None = None
     note: str = ""
     tree: Tree | None = field(default=None, compare=False, repr=False)  # the blame tree that gave it (PolicyOverseer)
+    # Other explanations the overseer could not rule out here (a different subanswer, another
+    # entry), most likely first: a guess-and-check strategy (`Counterfactual`) tries them.
+    candidates: list[Blame] = field(default_factory=list)
 
     @property
     def blamed(self) -> bool:

@@ -94,6 +94,9 @@ class PolicyOverseer:
             return Blame(note=f"malformed blame {line[:80]!r}: {err}")
         for edit in blame.edits:
             edit.reason = f"blame tree {blame_tree.run_id}: {line[:200]}"
+        for i, alternative in enumerate(blame.candidates, 1):
+            for edit in alternative.edits:
+                edit.reason = f"blame tree {blame_tree.run_id}, alternative {i}: {edit.text or edit.op}"[:240]
         return blame
 
 

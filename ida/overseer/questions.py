@@ -28,8 +28,13 @@ starts a new clause; any other `;` belongs to the text):
     rm e<id>                  remove such an entry
     correct <step> <action>   the action the node should have taken at step <step>
     none <why>                nothing to blame here (the node counts as unexplained)
+    maybe <clause>            another explanation that cannot be ruled out here, for guess and
+                              check to try (`Counterfactual`); its clauses run to the next `maybe`
 
-`ok` and `none` stand alone; the others combine, e.g. `target 1 4; correct 2 reply 5`. Steps
+`ok` and `none` stand alone; the others combine, e.g. `target 1 4; correct 2 reply 5`. The
+alternatives follow the blame, likeliest first: `target 2 5; maybe target 0 3; maybe target 0 4`
+(the last input should be 5, or else the first should be 3, or 4), and `none` may head them
+(`none the definition could be wrong; maybe edit e7 g7 = OR(g3, x2)`). Steps
 are the node's own numbers (as above), so the same context reads the same in any tree. The
 line is the blame tree's answer as written: a reply's escapes (`\\$`, `\\[`) are undone once,
 so `correct 0 unlock \\$2` means the node's own pointer $2.
@@ -47,7 +52,7 @@ from ida.tree import Found, Node, Step, Tree
 
 PREFIX = "blame: node "
 NO_ANSWER = msg("(no answer)")
-WORDS = ("ok", "target", "add", "edit", "rm", "correct", "none")
+WORDS = ("ok", "target", "add", "edit", "rm", "correct", "none", "maybe")
 _SPLIT = re.compile(r";\s+(?=(?:" + "|".join(WORDS) + r")\b)")
 _TARGET = re.compile(r"target (\d+) (.+)", re.S)
 _ADD = re.compile(r"add ([^:]+):\s*(.+)", re.S)
@@ -166,12 +171,31 @@ def parse_blame(line: str) -> Blame:
     """A blame line as written, its targets by step (see `resolve` for the node's children)."""
     line = line.strip()
     if not line:
-        raise BlameSyntaxError("empty blame; write ok, target, add, edit, rm, correct or none")
+        raise BlameSyntaxError("empty blame; write ok, target, add, edit, rm, correct or none (maybe: alternatives)")
     if "\n" in line:
         raise BlameSyntaxError("a blame is one line")
-    clauses = [c.strip() for c in _SPLIT.split(line)]
-    if len(clauses) > 1 and any(c == "ok" or c.split(" ", 1)[0] == "none" for c in clauses):
+    groups: list[list[str]] = [[]]  # the blame's clauses, then each alternative's
+    for c in (c.strip() for c in _SPLIT.split(line)):
+        if c.split(" ", 1)[0] == "maybe":
+            groups.append([c[len("maybe"):].strip()])
+        else:
+            groups[-1].append(c)
+    main, *alternatives = groups
+    if not main:
+        raise BlameSyntaxError("a blame comes before its alternatives: write none WHY; maybe ...")
+    if len(main) > 1 and any(c == "ok" or c.split(" ", 1)[0] == "none" for c in main):
         raise BlameSyntaxError("`ok` and `none` stand alone")
+    if alternatives and main == ["ok"]:
+        raise BlameSyntaxError("`ok` has no alternatives")
+    b = _blame(main)
+    for clauses in alternatives:
+        if any(c == "ok" or c.split(" ", 1)[0] in ("none", "") for c in clauses):
+            raise BlameSyntaxError("an alternative (`maybe`) is a target, an edit or a correction")
+        b.candidates.append(_blame(clauses))
+    return b
+
+
+def _blame(clauses: list[str]) -> Blame:
     b = Blame()
     for clause in clauses:
         _clause(clause, b)
@@ -215,25 +239,32 @@ def _usage(word: str) -> str:
         "edit": "write edit e<id> <sentence>, e.g. edit e12 a plum weighs 60 grams",
         "rm": "write rm e<id>, e.g. rm e12",
         "correct": "write correct <step> <action>, e.g. correct 2 reply 9",
-    }.get(word, f"unknown clause {word!r}; write ok, target, add, edit, rm, correct or none")
+    }.get(word, f"unknown clause {word!r}; write ok, target, add, edit, rm, correct, none or maybe")
 
 
 def format_blame(b: Blame) -> str:
     """The line for a blame whose targets are by step: `parse_blame(format_blame(b))` gives `b` back."""
     if b.ok:
         return "ok"
+    line = _clauses(b) or f"none {b.note or 'nothing to blame here'}"
+    return "; ".join([line, *(f"maybe {_clauses(c)}" for c in b.candidates if _clauses(c))])
+
+
+def _clauses(b: Blame) -> str:
     clauses = [f"target {step} {t}" for step, t in sorted(b.targets.items())]
     for e in b.edits:
         clauses.append(f"add {e.key}: {e.text}" if e.op == "add" else
                        f"edit e{e.entry_id} {e.text}" if e.op == "edit" else f"rm e{e.entry_id}")
     if b.correction is not None:
         clauses.append(f"correct {b.correction.step} {b.correction.action}")
-    return "; ".join(clauses) or f"none {b.note or 'nothing to blame here'}"
+    return "; ".join(clauses)
 
 
 def resolve(b: Blame, node: Node, tree: Tree) -> Blame:
-    """The blame of `node`: steps named by targets become its children; every reference is checked."""
-    out = Blame(ok=b.ok, note=b.note, edits=list(b.edits), correction=b.correction)
+    """The blame of `node`: steps named by targets become its children; every reference is checked,
+    its alternatives' too."""
+    out = Blame(ok=b.ok, note=b.note, edits=list(b.edits), correction=b.correction,
+                candidates=[resolve(c, node, tree) for c in b.candidates])
     for step, answer in b.targets.items():
         s = _step(node, step, "target")
         if s.child is None:

@@ -115,6 +115,9 @@ class ReportFile(_Model):
     conflicts: list[SavedConflict] = []
     unexplained: list[int] = []
     complete: bool = True  # False: the pass was left part way (the visits made so far)
+    overseer_calls: int = 0  # 0 in reports saved before guessing was counted
+    forward_runs: int = 0  # runs spent checking guesses (guess and check)
+    forward_budget: int = 0  # the most it could have spent; 0: the linear pass alone
     applied: AppliedRecord | None = None  # None: a dry run, nothing committed
     blame_trees: int = 0  # blame trees run (a PolicyOverseer's: one per node visited), saved in NAME.blame/
 
@@ -167,8 +170,9 @@ def to_file(report: Report, applied: Applied | None = None, blame_trees: dict[in
             automation=[AppliedAutomation(**vars(c)) for c in applied.automation])
     return ReportFile(transcript=identity(report.tree), feedback=report.feedback, overseer=report.overseer,
                       visits=visits, conflicts=[SavedConflict(node=c.node, targets=c.targets) for c in report.conflicts],
-                      unexplained=[v.node for v in report.unexplained], complete=report.complete, applied=record,
-                      blame_trees=len(blame_trees))
+                      unexplained=[v.node for v in report.unexplained], complete=report.complete,
+                      overseer_calls=report.overseer_calls, forward_runs=report.forward_runs,
+                      forward_budget=report.forward_budget, applied=record, blame_trees=len(blame_trees))
 
 
 def from_file(saved: ReportFile, tree: Tree) -> Report:
@@ -184,7 +188,9 @@ def from_file(saved: ReportFile, tree: Tree) -> Report:
         correction=None if v.correction is None else Correction(v.correction.step, v.correction.action, v.correction.node)))
         for v in saved.visits]
     return Report(tree, saved.feedback, overseer=saved.overseer, visits=visits,
-                  conflicts=[Conflict(c.node, list(c.targets)) for c in saved.conflicts], complete=saved.complete)
+                  conflicts=[Conflict(c.node, list(c.targets)) for c in saved.conflicts], complete=saved.complete,
+                  overseer_calls=saved.overseer_calls, forward_runs=saved.forward_runs,
+                  forward_budget=saved.forward_budget)
 
 
 def save_report(report: Report, path: str | Path, applied: Applied | None = None) -> Path:

@@ -130,7 +130,11 @@ def _permutation(r: Reading, q: str) -> Generator[str, str, Blame]:
         z = yield from r.text(ran[1].parts[1])
         if not (z.isdigit() and str(p[int(z)]) == target):  # σ(z) misses: z should have been σ⁻¹(target)
             inputs = {ran[1].step: str({v: u for u, v in p.items()}[int(target)])}
-    return local_step(local, target, (yield from r.text(last.parts[1])), inputs)
+    blame = local_step(local, target, (yield from r.text(last.parts[1])), inputs)
+    if blame.targets:  # or the first half erred: each of its other answers, for guess and check
+        first = yield from r.text(ran[0].parts[1])
+        blame.candidates = [Blame(targets={ran[0].step: str(v)}) for v in sorted(p) if str(v) != first]
+    return blame
 
 
 # ---- weights ----------------------------------------------------------------------------
@@ -216,9 +220,37 @@ def _pass(r: Reading, q: str) -> Generator[str, str, Blame]:
     return blame
 
 
+# ---- circuit ----------------------------------------------------------------------------
+
+
+def _output(r: Reading, q: str) -> Generator[str, str, Blame]:
+    steps = yield from r.steps()
+    ran = asks(steps)
+    if not ran:
+        return Blame(note="the output gate was never asked (no entry says which it is)")
+    target = yield from r.text(r.target)
+    return local_step((yield from r.local(steps)), target, (yield from r.text(ran[-1].parts[1])), {ran[-1].step: target})
+
+
+def _gate(r: Reading, q: str) -> Generator[str, str, Blame]:
+    from ida.tasks.circuit import gate_blame
+
+    steps = yield from r.steps()
+    found = []
+    for s in steps:
+        if s.kind == "lookup":
+            found += yield from r.found(s)
+    asked: dict[str, tuple[int, str | None]] = {}
+    for s in asks(steps):
+        question = yield from r.text(s.parts[0])
+        if question not in asked:  # a subquestion asked twice is one child: its first step names it
+            asked[question] = (s.step, (yield from r.text(s.parts[1])))
+    return gate_blame((yield from r.local(steps)), q, (yield from r.text(r.target)), found, asked)
+
+
 def _families(name: str) -> list[Family]:
     from ida.scenarios import vase
-    from ida.tasks import length, multiply, permutation, sorted_list, weights
+    from ida.tasks import circuit, length, multiply, permutation, sorted_list, weights
 
     table = {
         "multiply": [Family(multiply.product_rule.pattern, _product), Family(multiply.sum_rule.pattern, _sum)],
@@ -227,11 +259,12 @@ def _families(name: str) -> list[Family]:
         "permutation": [Family(permutation.backward_rule.pattern, _permutation)],
         "weights": [Family(weights.lookup_rule.pattern, _weight), Family(weights.total_rule.pattern, _total)],
         "vase": [Family(vase.plan_rule.pattern, _plan), Family(vase.pass_rule.pattern, _pass)],
+        "circuit": [Family(circuit.output_rule.pattern, _output), Family(circuit.gate_rule.pattern, _gate)],
     }
     return table.get(name, [])
 
 
-NAMES = ("multiply", "sorted", "length", "permutation", "weights", "vase")
+NAMES = ("multiply", "sorted", "length", "permutation", "weights", "circuit", "vase")
 
 
 def for_task(name: str) -> ScriptedPolicy | None:

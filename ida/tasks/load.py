@@ -32,9 +32,10 @@ SPEC = re.compile(r"(?P<where>\S+):(?P<attr>[A-Za-z_][A-Za-z0-9_]*)")
 
 @cache
 def builtin() -> dict[str, Task]:
-    from ida.tasks import length, multiply, permutation, sorted_list, weights
+    from ida.tasks import circuit, length, multiply, permutation, sorted_list, weights
 
-    return {t.name: t for t in (multiply.TASK, sorted_list.TASK, length.TASK, permutation.TASK, weights.TASK)}
+    return {t.name: t for t in (multiply.TASK, sorted_list.TASK, length.TASK, permutation.TASK, weights.TASK,
+                                circuit.TASK)}
 
 
 def installed() -> dict[str, EntryPoint]:

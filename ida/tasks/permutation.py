@@ -63,7 +63,7 @@ def h(ws: Workspace):
 def backward_rule(ctx: NodeContext, target: str) -> Blame:
     """σ^k(x) = σ(σ^h(σ^h(x))) for odd k: σ is inverted from the facts, so the last input
     gets a definite target. The first half is left alone: which half erred cannot be told
-    locally, and the next pass of `fix` will see it if it matters."""
+    locally. Each other answer of the first half is a candidate, for guess and check."""
     k, x, facts = QUESTION.fullmatch(ctx.question).groups()  # type: ignore[union-attr]
     p = read_facts(facts)
     if int(k) == 1 or not ctx.asks:
@@ -81,7 +81,11 @@ def backward_rule(ctx: NodeContext, target: str) -> Blame:
             inputs = {z.id: str(inverse[int(target)])}
     else:
         inputs = {last.id: target}
-    return local_step(ctx, target, last.answer_text, inputs)
+    blame = local_step(ctx, target, last.answer_text, inputs)
+    if blame.targets:  # or the first half erred: each other element is a guess for it (`Counterfactual`)
+        first = ctx.asks[0][1]
+        blame.candidates = [Blame(targets={first.id: str(v)}) for v in sorted(p) if str(v) != first.answer_text]
+    return blame
 
 
 def generate(rng: random.Random, size: int) -> str:
