@@ -150,3 +150,28 @@ def test_guess_and_check_over_blame_trees_recovers_as_the_rules_do(tmp_path):
     same = ("observations", "observations_to_agree", "fixed", "unfixed", "forward_runs", "guess_runs",
             "overseer_calls", "edits", "identified")
     assert {k: getattr(scripted, k) for k in same} == {k: getattr(rules, k) for k in same}
+
+
+def test_fix_circuit_with_blame_trees_through_the_cli(cli, tmp_path):
+    assert cli("run", "circuit", "--seed", "11", "--db", "s.sqlite", "--add-facts").returncode == 0
+    r = cli("fix", "circuit", "--seed", "11", "--db", "s.sqlite", "--overseer", "script", "--guess", "500", "--out", "fx")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "fixed after 2 round(s), 1 database edit(s)" in r.stdout and "blame trees" in r.stdout
+    (report,) = [json.loads(p.read_text()) for p in (tmp_path / "fx").glob("*.report.json")]
+    assert report["overseer"] == "policy:blame-script:circuit+guess" and report["blame_trees"] > 0
+    assert any((tmp_path / "fx").glob("*.blame/*.jsonl"))  # the blame trees, beside the report
+
+
+def test_observe_feeds_every_input_and_recovers_the_circuit_through_the_cli(cli, tmp_path):
+    r = cli("observe", "circuit", "-n", "32", "--guess", "1000", "--db", "o.sqlite", "--add-facts", "--out", "obs.json")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "right now on 32 of 32 question(s)" in r.stdout and "wrong, fixed" in r.stdout
+    made = json.loads((tmp_path / "obs.json").read_text())
+    assert len({o["question"] for o in made}) == 32 and any(o["guess_runs"] > 0 for o in made)
+    circuit, _ = world(0)
+    assert all(o["answer"] == str(circuit.value(o["question"].split("=")[1][:-1])) for o in made)  # the box's answers
+    # without guessing, the linear pass cannot place the blame: some stay wrong, exit 1
+    r = cli("observe", "circuit", "-n", "32", "--db", "lin.sqlite", "--add-facts", "--sweeps", "1")
+    assert r.returncode == 1 and "wrong, not fixed" in r.stdout and "right now on 32 of 32" not in r.stdout
+    r = cli("observe", "circuit", "--db", "o.sqlite", "--out", "obs.json")
+    assert r.returncode == 2 and "never overwritten" in r.stderr and "Traceback" not in r.stderr

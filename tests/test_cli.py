@@ -67,7 +67,7 @@ def test_help_explains_every_command(cli):
         r = cli(*name.split(), "--help", env={"COLUMNS": "1000"})
         first = " ".join(doc.split("\n\n")[0].split())
         assert r.returncode == 0 and "Usage" in r.stdout and first in " ".join(r.stdout.split()), name
-        assert re.search(r"Examples?: ida ", r.stdout), f"`ida {name} --help` shows no example"
+        assert re.search(r"Examples?:\s+ida ", r.stdout), f"`ida {name} --help` shows no example"
         assert "<bool>" not in r.stdout, f"`ida {name} --help` gives a flag a value type"
 
 
@@ -128,3 +128,11 @@ def test_brackets_in_data_are_not_taken_for_markup(cli, tmp_path):
     assert r.returncode == 0 and "runs [/]/m.jsonl" in r.stdout, r.stderr
     r = cli("export", "runs [/]/m.jsonl", "--format", "dot")
     assert r.returncode == 0 and "runs [/]/m.dot" in r.stdout, r.stderr
+
+
+def test_help_paragraphs_wrap_to_the_terminal_and_examples_stand_one_a_line(cli):
+    r = cli("fix", "--help", env={"COLUMNS": "200"})
+    lines = [line.strip() for line in r.stdout.splitlines()]
+    assert any("you decompose at the prompt (as in `ida ask`), then blame." in line for line in lines)
+    examples = lines[lines.index("Examples:") + 1:]
+    assert [e.split(" ", 2)[:2] for e in examples[:4]] == [["ida", "fix"]] * 4

@@ -13,7 +13,7 @@ import sys
 
 import typer
 
-from ida.cli import db, distill, overseer, run, session, tasks, vase, view
+from ida.cli import db, distill, observe, overseer, run, session, tasks, vase, view
 from ida.cli.common import Command, Group, error_line
 from ida.errors import IdaError
 
@@ -32,6 +32,7 @@ app.command("export", cls=Command)(run.export_cmd)
 app.add_typer(db.app, name="db")
 app.command("backward", cls=Command)(overseer.backward_cmd)
 app.command("fix", cls=Command)(overseer.fix_cmd)
+app.command("observe", cls=Command)(observe.observe_cmd)
 app.command("vase", cls=Command)(vase.vase_cmd)
 app.command("ask", cls=Command, help=session.ASK_HELP)(session.ask_cmd)
 app.add_typer(session.sessions_app, name="sessions")

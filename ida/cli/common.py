@@ -6,6 +6,8 @@ conventions live here, in the command line.
 
 from __future__ import annotations
 
+import inspect
+
 import sys
 from pathlib import Path
 from typing import Any
@@ -49,15 +51,42 @@ def _no_flag_types(params: list[Any]) -> list[Any]:
     return params
 
 
+def reflow(help_text: str | None) -> str | None:
+    """A docstring's paragraphs as one line each, for the terminal to wrap (typer keeps the
+    source's line breaks past the first paragraph); a paragraph with indented lines is kept as is."""
+    if not help_text:
+        return help_text
+    paragraphs = inspect.cleandoc(help_text).split("\n\n")
+    return "\n\n".join(_paragraph(p) for p in paragraphs)
+
+
+def _paragraph(p: str) -> str:
+    if any(line.startswith(" ") for line in p.splitlines()):
+        return p
+    line = " ".join(p.split("\n"))
+    if line.startswith("Examples: "):  # one example a line: `Examples: a ; b` in the source
+        return "Examples:\n" + "\n".join("  " + e.strip() for e in line[len("Examples: "):].split(" ; "))
+    return line
+
+
 class Command(TyperCommand):
-    """Every `ida` command: a flag's help shows no value type (`--apply`, not `--apply <bool>`)."""
+    """Every `ida` command: a flag's help shows no value type (`--apply`, not `--apply <bool>`),
+    and its help's paragraphs wrap to the terminal."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.help = reflow(self.help)
 
     def get_params(self, ctx: Any) -> list[Any]:
         return _no_flag_types(super().get_params(ctx))
 
 
 class Group(TyperGroup):
-    """`ida` and `ida db`: the same for their own flags (`--help`)."""
+    """`ida` and `ida db`: the same for their own flags (`--help`) and help."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.help = reflow(self.help)
 
     def get_params(self, ctx: Any) -> list[Any]:
         return _no_flag_types(super().get_params(ctx))

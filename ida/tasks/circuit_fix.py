@@ -1,9 +1,10 @@
 """Recovering the hidden circuit: the fix loop fed the black box's observations one by one.
 
-Each observation is an input and the true output. If H's answer from the database is wrong,
-`fix` runs the backward pass with guess and check (`Counterfactual` over the task's rules),
-the earlier observations as its checks, and applies the guess that holds. Sweeps over the
-inputs in a shuffled order stop when one sweep finds nothing wrong. Agreement with the black
+Each observation is an input and the true output, fed by `ida.overseer.observe`: if H's
+answer from the database is wrong, `fix` runs the backward pass with guess and check
+(`Counterfactual` over the task's rules), the earlier observations as its checks, and applies
+the guess that holds. Sweeps over the inputs in a shuffled order stop when one sweep finds
+nothing wrong. Agreement with the black
 box on every input is measured outside the agent (from its entries, in Python), after each
 observation, so the figures say when it first agreed without the agent being told.
 """
@@ -18,8 +19,9 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from ida.experience import ExperienceDB
-from ida.overseer import Overseer, RuleOverseer, fix
+from ida.overseer import Overseer, RuleOverseer
 from ida.overseer.counterfactual import Counterfactual
+from ida.overseer.observe import Observation, observe
 from ida.tasks import Task, add_facts
 from ida.tasks.circuit import Circuit, beliefs_in, evaluate, inputs_of, make_task, question, world
 
@@ -58,7 +60,7 @@ def identified(db: ExperienceDB, circuit: Circuit) -> float:
 def recover(db_path: str | Path, seed: int = 0, gates: int = 20, inputs: int = 5, wrong: int = 3,
             missing: int = 0, budget: int = 1000, sweeps: int = 3,
             inner: Callable[[Task, ExperienceDB], Overseer] | None = None) -> Recovery:
-    """Feed observations one by one into the fix loop until a sweep finds nothing wrong.
+    """Feed the observations one by one (`observe`) until a sweep finds nothing wrong.
 
     `inner` makes the overseer that guess and check wraps (default: the task's rules)."""
     task = make_task(seed, gates, inputs, wrong, missing)
@@ -69,34 +71,22 @@ def recover(db_path: str | Path, seed: int = 0, gates: int = 20, inputs: int = 5
     with ExperienceDB(db_path) as db:
         add_facts(task, db)
         total = len(order)
-        n = dict(observations=0, fixed=0, unfixed=0, forward_runs=0, guess_runs=0, overseer_calls=0, edits=0)
         at_start = agreement(db, circuit)
-        agreed_at = 0 if at_start == total else None
-        seen: list[tuple[str, str]] = []
-        for _ in range(sweeps):
-            wrong_here = 0
-            for x in order:
-                q, a = question(x), str(circuit.value(x))
-                checks = [c for c in reversed(seen) if c[0] != q]  # the latest first: the likeliest to break
-                judge = inner(task, db) if inner else RuleOverseer(task.rules)
-                overseer = Counterfactual(judge, task.policy, db, budget, checks=checks)
-                result = fix(q, a, task.policy, overseer, db, max_steps=3)
-                reports = [s.report for s in result.steps if s.report is not None]
-                n["observations"] += 1
-                n["forward_runs"] += len(result.steps) + sum(r.forward_runs for r in reports)
-                n["guess_runs"] += sum(r.forward_runs for r in reports)
-                n["overseer_calls"] += sum(r.overseer_calls for r in reports)
-                n["edits"] += sum(len(r.edits) for r in reports)
-                if reports:
-                    wrong_here += 1
-                    n["fixed" if result.fixed else "unfixed"] += 1
-                    if agreed_at is None and agreement(db, circuit) == total:
-                        agreed_at = n["observations"]
-                if (q, a) not in seen:
-                    seen.append((q, a))
-            if not wrong_here:
-                break
+        agreed_at = [0] if at_start == total else []
+        made: list[Observation] = []
+
+        def first_agreement(o: Observation) -> None:  # measured outside the agent, from its entries
+            made.append(o)
+            if o.wrong and not agreed_at and agreement(db, circuit) == total:
+                agreed_at.append(len(made))
+
+        judge = inner(task, db) if inner else RuleOverseer(task.rules)
+        observe([(question(x), str(circuit.value(x))) for x in order], task.policy,
+                Counterfactual(judge, task.policy, db, budget), db, sweeps=sweeps, on_observation=first_agreement)
         return Recovery(seed=seed, gates=gates, inputs=inputs, wrong=wrong, missing=missing,
                         recovered=agreement(db, circuit) == total, agreed_at_start=at_start,
-                        observations_to_agree=agreed_at, identified=identified(db, circuit),
-                        seconds=round(time.perf_counter() - start, 3), **n)
+                        observations=len(made), observations_to_agree=agreed_at[0] if agreed_at else None,
+                        fixed=sum(o.fixed for o in made), unfixed=sum(o.wrong and not o.fixed for o in made),
+                        forward_runs=sum(o.forward_runs for o in made), guess_runs=sum(o.guess_runs for o in made),
+                        overseer_calls=sum(o.overseer_calls for o in made), edits=sum(o.edits for o in made),
+                        identified=identified(db, circuit), seconds=round(time.perf_counter() - start, 3))
