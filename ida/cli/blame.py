@@ -37,7 +37,7 @@ def _asker():
 
     console.print("each node's blame is a question: unlock what you need, then reply with a blame "
                   "(ok | target STEP ANSWER | add KEY: SENTENCE | edit eID SENTENCE | rm eID | correct STEP ACTION "
-                  "| none WHY; join with '; ')", style="dim")
+                  "| none WHY; join with '; '; after it, alternatives for --guess: maybe CLAUSE)", style="dim")
     return AskRunner(SessionStore(), console=console)
 
 
