@@ -3,7 +3,7 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test bench setup browser clean
+.PHONY: demo test test-fast bench setup browser clean
 
 $(BIN)/ida: pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -31,6 +31,10 @@ test: setup
 	$(BIN)/ruff check ida tests benchmarks examples
 	$(BIN)/mypy
 	$(BIN)/python -m pytest
+
+# For quick edits: the suite without the tests marked slow (models trained until they learn). CI runs them all.
+test-fast: setup
+	$(BIN)/python -m pytest -m "not slow"
 
 bench: setup
 	$(BIN)/python benchmarks/run_all.py

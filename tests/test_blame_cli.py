@@ -39,6 +39,7 @@ def test_script_saves_blame_trees_that_show_and_view_display(cli, tmp_path, lyin
     assert page.returncode == 0 and '"blame_tree":"l.blame/0.jsonl"' in (tmp_path / "p.html").read_text()
 
 
+@pytest.mark.slow  # four launches of the command, three of them loading torch
 def test_distill_a_blame_model_then_blame_with_it_and_defer_to_you(cli, tmp_path, lying):
     truth, _ = lying
     # the task's blame scripts on its H's trees, each with a lie put in: the blame pairs

@@ -50,7 +50,7 @@ def test_malformed_transcript_is_one_line(cli, tmp_path):
     assert r.returncode == 2 and "bad.jsonl:2: id: Field required" in r.stderr and "Traceback" not in r.stderr
 
 
-def test_help_explains_every_command(cli):
+def test_help_explains_every_command(cli_each):
     from ida.cli import app
 
     def walk(typer_app, prefix: str):  # every command, in groups and groups within groups
@@ -63,8 +63,9 @@ def test_help_explains_every_command(cli):
 
     commands = list(walk(app, ""))
     assert len(commands) >= 27 and "sessions memo edit" in dict(commands)
+    helps = cli_each({name: (*name.split(), "--help") for name, _ in commands}, env={"COLUMNS": "1000"})
     for name, doc in commands:
-        r = cli(*name.split(), "--help", env={"COLUMNS": "1000"})
+        r = helps[name]
         first = " ".join(doc.split("\n\n")[0].split())
         assert r.returncode == 0 and "Usage" in r.stdout and first in " ".join(r.stdout.split()), name
         assert re.search(r"Examples?:\s+ida ", r.stdout), f"`ida {name} --help` shows no example"

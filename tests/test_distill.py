@@ -1,7 +1,8 @@
 """Distillation: dataset, model, training, checkpoints, policies.
 
 Training tests use the `tiny` model on one thread with a bounded number of steps; the
-trained run is shared by the module so the whole file stays around two minutes.
+trained run is shared by the module, and the tests that need it to have learned are marked slow.
+Tests of the checkpoint files share a run of a few steps instead.
 """
 
 import json
@@ -191,7 +192,17 @@ def test_bad_size_and_missing_cuda_are_user_errors():
             train([Pair("a", "b", "a")], [], "/nonexistent-unused", device="cuda", progress=False)
 
 
-# ---- training (one shared run) -------------------------------------------------------
+# ---- training (a short run for the files, a learned one shared by the slow tests) ----------
+
+
+@pytest.fixture(scope="module")
+def small_run(tmp_path_factory):
+    """A checkpoint as train() writes it, after four steps: for the tests of its files, not of learning."""
+    tr, ho = kill_pairs()
+    out = tmp_path_factory.mktemp("small") / "run"
+    result = train(tr[:64], ho[:20], out, size="tiny", steps=4, batch_size=8, eval_every=4, max_eval=8, seed=0,
+                   mode="answer", progress=False)
+    return SimpleNamespace(result=result, held=ho[:20], out=out)
 
 
 @pytest.fixture(scope="module")
@@ -207,6 +218,7 @@ def addition_run(tmp_path_factory):
     return SimpleNamespace(result=result, train=train_, held=held, out=base / "run", seconds=time.perf_counter() - t0)
 
 
+@pytest.mark.slow
 def test_tiny_model_learns_two_digit_addition(addition_run):
     r = addition_run.result
     # Chance is about 1 in 100 (a sum has up to 199 values): well above it means it learned to add.
@@ -220,9 +232,9 @@ def test_tiny_model_learns_two_digit_addition(addition_run):
     assert exact_match(model, addition_run.held) == pytest.approx(r.best_exact_match, abs=0.15)
 
 
-def test_checkpoint_round_trip_gives_identical_generations(addition_run, tmp_path):
-    model, meta = load_checkpoint(addition_run.result.best_dir)
-    prompts = [p.prompt for p in addition_run.held[:20]]
+def test_checkpoint_round_trip_gives_identical_generations(small_run, tmp_path):
+    model, meta = load_checkpoint(small_run.result.best_dir)
+    prompts = [p.prompt for p in small_run.held[:20]]
     before = model.generate_batch(prompts)
     save_checkpoint(tmp_path / "copy", model, None, meta)
     again, meta2 = load_checkpoint(tmp_path / "copy")
@@ -232,6 +244,7 @@ def test_checkpoint_round_trip_gives_identical_generations(addition_run, tmp_pat
         assert k == k2 and torch.equal(v, v2)
 
 
+@pytest.mark.slow
 def test_the_best_checkpoint_knows_how_often_each_confidence_was_right(addition_run):
     meta = read_meta(addition_run.result.best_dir)
     cal = meta.calibration
@@ -328,9 +341,9 @@ def corrupt_cases():
 
 
 @pytest.mark.parametrize("damage", corrupt_cases(), ids=lambda f: f.__name__)
-def test_corrupt_checkpoint_is_a_clear_error(addition_run, tmp_path, damage):
+def test_corrupt_checkpoint_is_a_clear_error(small_run, tmp_path, damage):
     d = tmp_path / "ckpt"
-    shutil.copytree(addition_run.result.best_dir, d)
+    shutil.copytree(small_run.result.best_dir, d)
     path = damage(d)
     with pytest.raises(CheckpointError) as err:
         load_checkpoint(d)
@@ -362,7 +375,7 @@ def kill_pairs():
 
 
 def test_sigkill_leaves_a_checkpoint_that_loads_and_resumes_exactly(tmp_path):
-    steps = 200
+    steps = 100  # the kill lands a few steps past the first checkpoint (step 10), far before the end
     out = tmp_path / "run"
     proc = subprocess.Popen([sys.executable, "-c", KILL_SCRIPT, str(out), str(steps)],
                             env={**os.environ, "PYTHONPATH": str(ROOT)}, stderr=subprocess.PIPE)
@@ -481,6 +494,7 @@ def ws_for(question: str) -> SimpleNamespace:
     return SimpleNamespace(render=lambda: f"question: {question}", question_text=question, node_id=0, policy_state=None)
 
 
+@pytest.mark.slow
 def test_distilled_policy_answers_and_runs_in_the_engine(addition_run):
     policy = DistilledPolicy(addition_run.out)
     assert policy.mode == "answer" and policy.name
@@ -498,6 +512,7 @@ def test_unparseable_output_is_a_counted_failure_not_a_crash():
     ida.parse_action(UNPARSEABLE)  # the stand-in is itself a valid command
 
 
+@pytest.mark.slow
 def test_deferring_acts_when_confident_and_counts_the_rate(addition_run):
     model = DistilledPolicy(addition_run.out)
     fb = Fallback()

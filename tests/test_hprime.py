@@ -93,6 +93,7 @@ def hprime(tmp_path_factory):
     return out, result
 
 
+@pytest.mark.slow
 def test_hprime_runs_whole_trees_with_h_on_primitives(hprime):
     _, result = hprime
     s = evaluate_task(DistilledPolicy(result.best_dir), "permutation", N, seed=1000, budget=200)
@@ -125,6 +126,7 @@ def test_with_primitives_sends_primitives_to_h_and_the_rest_to_the_model():
 # ---- (c) garbage is counted, never raised ------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_truncated_model_output_is_counted_as_failures(hprime):
     _, result = hprime
     pol = DistilledPolicy(result.best_dir, max_new=2)  # never room to finish a command: garbage every time
@@ -158,6 +160,7 @@ def test_h_choking_on_the_models_output_is_a_counted_failure():
 # ---- (d) the CLI -------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_ida_eval_prints_the_by_difficulty_table(hprime):
     out, _ = hprime
     app = ida_app

@@ -69,10 +69,12 @@ def test_my_task_template_runs_and_fixes(cli):
     assert r.stdout.count("should answer") == 3  # ... but the target went down the recursion, node by node
 
 
-def test_distill_and_eval_on_a_file_tasks_transcripts(cli):
+@pytest.mark.slow  # three launches of the command that load torch
+def test_distill_and_eval_on_a_file_tasks_transcripts(cli, cli_each):
     pytest.importorskip("torch")
-    for seed in range(4):
-        r = cli("run", CAPITALS, "--seed", str(seed), "--task-size", "2", "--db", "caps.sqlite", "--add-facts")
+    runs = cli_each({str(seed): ("run", CAPITALS, "--seed", str(seed), "--task-size", "2", "--db", "caps.sqlite",
+                                 "--add-facts") for seed in range(4)})
+    for r in runs.values():
         assert r.returncode == 0, r.stderr
     r = cli("distill", "transcripts/runs", "--mode", "answer", "-o", "model", "--steps", "8", "--eval-every", "4",
             "--no-progress", "--threads", "1", "--held-out", "0")
