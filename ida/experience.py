@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import re
 import sqlite3
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Literal
 
@@ -200,14 +200,26 @@ class ExperienceDB:
     def _conn(self) -> sqlite3.Connection:
         return self._db.conn
 
-    @contextmanager
-    def transaction(self) -> Iterator[None]:
+    def transaction(self) -> AbstractContextManager[None]:
         """One SQLite transaction around the block (all or nothing); nested use joins it."""
+        return self._writes(self._db.transaction)
+
+    def savepoint(self) -> AbstractContextManager[None]:
+        """A block whose changes raising undoes, even inside an open transaction (which then keeps
+        and commits its own): how a guess is tried and taken back (`ida.overseer.counterfactual.trial`)."""
+        return self._writes(self._db.savepoint)
+
+    @contextmanager
+    def _writes(self, block: Callable[[], AbstractContextManager[None]]) -> Iterator[None]:
+        # Inside a transaction `revision` is read afresh, never cached, so a rolled-back savepoint
+        # leaves no stale value; the cache is dropped when the outermost block ends, either way.
         outermost = not self._db.in_transaction
-        with self._db.transaction():
-            yield
-        if outermost:
-            self._seen_version = None  # our own commits do not move data_version
+        try:
+            with block():
+                yield
+        finally:
+            if outermost:
+                self._seen_version = None  # our own commits do not move data_version
 
     def _snapshot(self):
         return self._db.snapshot()

@@ -166,6 +166,33 @@ class Database:
             yield
 
     @contextmanager
+    def savepoint(self) -> Iterator[None]:
+        """A write block that raising undoes, and nothing else, even inside an open transaction:
+        there a SAVEPOINT (the outer block keeps its own changes and commits them), outside one a
+        transaction of its own. For trying a change and taking it back."""
+        if not self._depth:
+            with self.transaction():
+                yield
+            return
+        if not self._writing:
+            raise RuntimeError("a savepoint cannot start inside a read snapshot")
+        conn, name = self.conn, f"ida_{self._depth}"  # one name a level: the innermost open one is meant
+        conn.execute(f"SAVEPOINT {name}")
+        self._depth += 1
+        try:
+            yield
+        except BaseException:
+            if conn.in_transaction:  # some errors (disk full) end the whole transaction, savepoints with it
+                with contextlib.suppress(sqlite3.Error):  # the original error says more
+                    conn.execute(f"ROLLBACK TO {name}")
+                    conn.execute(f"RELEASE {name}")
+            raise
+        else:
+            conn.execute(f"RELEASE {name}")
+        finally:
+            self._depth -= 1
+
+    @contextmanager
     def snapshot(self) -> Iterator[None]:
         """A read transaction, so a multi-statement read sees one consistent state."""
         with self._begin("BEGIN", writing=False):

@@ -119,3 +119,33 @@ def test_checks_keep_earlier_observations_right(tmp_path):
     overseer = Counterfactual(RuleOverseer(circuit.rules), circuit.policy, db, budget=2000, checks=right)
     assert fix(q, circuit.truth(q), circuit.policy, overseer, db=db).fixed
     assert all(ida.run(cq, circuit.policy, db=db).answer == a for cq, a in right)
+
+
+def test_a_trial_inside_an_open_transaction_is_rolled_back_and_the_outer_one_still_commits(tmp_path):
+    path = tmp_path / "x.sqlite"
+    db = ExperienceDB(path)
+    vase = db.add("vase", "vases are fragile")
+    cat = db.add("cat", "cats knock vases over")
+
+    def state(d: ExperienceDB):
+        return d.revision, d.entries(), d.events(), d.lookup("stairs"), d.lookup("vases bounce")
+
+    guesses = [Edit("add", key="stairs", text="carry nothing on the stairs"),
+               Edit("edit", entry_id=vase.id, text="vases bounce"), Edit("remove", entry_id=cat.id)]
+    assert db.revision == 2  # cached from here: the commit below must not leave it stale
+    with db.transaction():
+        before = state(db)
+        with trial(db, guesses):
+            assert db.revision == before[0] + 3 and [e.key for e in db.entries()] == ["vase", "stairs"]
+            assert db.get(vase.id).text == "vases bounce"
+        assert state(db) == before  # entries, history, revision and the search index: all as they were
+        lamp = db.add("lamp", "lamps are hot")
+    assert lamp.revision == before[0] + 1  # the outer transaction's own change, at the next revision
+    assert db.revision == lamp.revision
+    db.close()
+
+    with ExperienceDB(path) as again:  # what the file holds, read afresh
+        assert [(e.key, e.text) for e in again.entries()] == [
+            ("vase", "vases are fragile"), ("cat", "cats knock vases over"), ("lamp", "lamps are hot")]
+        assert [(ev.revision, ev.kind) for ev in again.events()] == [(1, "add"), (2, "add"), (3, "add")]
+        assert again.history(vase.id) == before[2][:1] and again.lookup("stairs") == []

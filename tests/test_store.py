@@ -104,6 +104,43 @@ def test_migrations_are_numbered_by_name():
         steps.add(m002_add_author)
 
 
+# ---- transactions and savepoints ------------------------------------------------------------
+
+
+class _Undo(Exception):
+    pass
+
+
+def notes(db: Database) -> list[str]:
+    return [t for (t,) in db.conn.execute("SELECT text FROM notes ORDER BY id")]
+
+
+def test_a_savepoint_undoes_its_own_changes_and_the_open_transaction_commits_its_own(tmp_path):
+    path = tmp_path / "notes.sqlite"
+    with Database(path, notes_migrations(), what="notes file") as db:
+        with db.transaction():
+            db.conn.execute("INSERT INTO notes (text) VALUES ('outer, before')")
+            with pytest.raises(_Undo), db.savepoint():
+                db.conn.execute("INSERT INTO notes (text) VALUES ('tried')")
+                with db.transaction():  # nested in the savepoint: joins it, and is undone with it
+                    db.conn.execute("INSERT INTO notes (text) VALUES ('tried, nested')")
+                with db.savepoint():  # a savepoint within one, released: kept until the outer one goes
+                    db.conn.execute("INSERT INTO notes (text) VALUES ('tried, inner')")
+                assert notes(db) == ["outer, before", "tried", "tried, nested", "tried, inner"]
+                raise _Undo
+            assert notes(db) == ["outer, before"] and db.in_transaction
+            with db.savepoint():  # one that ends well is part of the transaction
+                db.conn.execute("INSERT INTO notes (text) VALUES ('kept')")
+        with pytest.raises(_Undo), db.savepoint():  # outside a transaction: a transaction of its own
+            db.conn.execute("INSERT INTO notes (text) VALUES ('alone')")
+            raise _Undo
+        assert not db.in_transaction
+        with db.snapshot(), pytest.raises(RuntimeError, match="inside a read snapshot"), db.savepoint():
+            pass
+    with Database(path, notes_migrations(), what="notes file") as again:
+        assert notes(again) == ["outer, before", "kept"]
+
+
 # ---- files made by the previous release ----------------------------------------------------
 
 

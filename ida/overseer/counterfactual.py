@@ -9,9 +9,10 @@ candidates are tried, each checked as its kind is:
 * a different subanswer: the node's question is run again with those children answered as
   guessed (`Forced`); kept if the node then gives its target. The pass is walked again with
   that guess in place, so the blame follows the guessed input down.
-* an entry changed: the root question is run again with the change made inside a transaction
-  that is rolled back; kept if the root gives the feedback and every check `(question,
-  answer)` still holds (earlier observations: what was right stays right).
+* an entry changed: the root question is run again with the change made inside a savepoint
+  that is rolled back (an open transaction around it keeps its own changes); kept if the root
+  gives the feedback and every check `(question, answer)` still holds (earlier observations:
+  what was right stays right).
 * a corrected reply: checked like an entry change, with the node's question answered so.
 
 They are taken breadth first: each open node's likeliest (deepest node first), then each
@@ -55,19 +56,20 @@ class Forced:
 
 
 class _RolledBack(Exception):
-    """Raised to end a trial's transaction: the database is left exactly as it was."""
+    """Raised to end a trial's savepoint: the database is left exactly as it was."""
 
 
 @contextmanager
 def trial(db: ExperienceDB | None, edits: Sequence[Edit]) -> Iterator[None]:
-    """The database as if `edits` were made, for the block only."""
+    """The database as if `edits` were made, for the block only: a savepoint, so inside an open
+    transaction too the edits are taken back and the transaction's own changes kept."""
     if not edits:
         yield
         return
     if db is None:
         raise ValueError("a guess that changes the database needs a database")
     try:
-        with db.transaction():
+        with db.savepoint():
             for e in edits:
                 make_edit(db, e, author="guess")
             yield
