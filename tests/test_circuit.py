@@ -175,3 +175,10 @@ def test_observe_feeds_every_input_and_recovers_the_circuit_through_the_cli(cli,
     assert r.returncode == 1 and "wrong, not fixed" in r.stdout and "right now on 32 of 32" not in r.stdout
     r = cli("observe", "circuit", "--db", "o.sqlite", "--out", "obs.json")
     assert r.returncode == 2 and "never overwritten" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_backward_guesses_over_blame_trees_with_the_trees_own_task(cli, tmp_path):
+    assert cli("run", "circuit", "--seed", "11", "--db", "b.sqlite", "--add-facts", "--out", "t.jsonl").returncode == 0
+    r = cli("backward", "t.jsonl", "--target", "1", "--overseer", "script", "--guess", "500", "--db", "b.sqlite")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "guess and check:" in r.stdout and "guessed; checked: the root comes out" in r.stdout

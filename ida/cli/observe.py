@@ -8,12 +8,11 @@ from pathlib import Path
 import typer
 
 from ida import tasks
-from ida.cli.common import DbOpt, TaskSizeOpt, console, open_db, say
-from ida.cli.overseer import GuessOpt, OverseerOpt, at_the_prompt, make_overseer, show_text
+from ida.cli.common import DbOpt, TaskSizeOpt, open_db, say
+from ida.cli.overseer import GuessOpt, OverseerOpt, at_the_prompt, judging
 from ida.engine import run
 from ida.errors import IdaError
-from ida.overseer import Counterfactual
-from ida.overseer.observe import Observation, observe
+from ida.overseer.observe import Observation, observe, totals
 
 MAX_DRAWS = 20  # generated questions drawn per distinct one wanted, before giving up on more
 
@@ -63,18 +62,13 @@ def observe_cmd(
             question=o.question, answer=o.answer, runs=o.forward_runs, calls=o.overseer_calls, edits=o.edits)
 
     with at_the_prompt():
-        judge = make_overseer(overseer, t, ask=console.input, show=show_text)
-        if guess:
-            judge = Counterfactual(judge, t.policy, database, budget=guess)
+        judge = judging(overseer, t, guess, t.policy, database)
         observe(pairs, t.policy, judge, database, sweeps=sweeps, max_steps=max_steps, on_observation=show,
                 task=t.name)
     right = sum(run(q, t.policy, db=database, task=t.name).answer == a for q, a in pairs)
-    wrong = [o for o in made if o.wrong]
-    say("{n} observation(s), {wrong} wrong when fed: {fixed} fixed, {unfixed} not; {runs} forward run(s) "
-        "({guessed} checking guesses), {calls} overseer call(s), {edits} edit(s)", n=len(made), wrong=len(wrong),
-        fixed=sum(o.fixed for o in wrong), unfixed=sum(not o.fixed for o in wrong),
-        runs=sum(o.forward_runs for o in made), guessed=sum(o.guess_runs for o in made),
-        calls=sum(o.overseer_calls for o in made), edits=sum(o.edits for o in made))
+    say("{observations} observation(s), {wrong} wrong when fed: {fixed} fixed, {unfixed} not; {forward_runs} forward "
+        "run(s) ({guess_runs} checking guesses), {overseer_calls} overseer call(s), {edits} edit(s)",
+        **totals(made).model_dump())
     say(("[green]" if right == len(pairs) else "[red]") + "right now on {right} of {n} question(s)[/]", right=right,
         n=len(pairs))
     if out is not None:

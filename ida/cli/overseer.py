@@ -13,6 +13,7 @@ from ida import tasks
 from ida.cli.blame import KINDS_HELP, blame_overseer, blame_summary, is_blame_kind
 from ida.cli.common import FIX_DIR, TASK_HELP, CorrectionsOpt, DbOpt, TaskSizeOpt, console, open_db, say
 from ida.errors import IdaError
+from ida.experience import ExperienceDB
 from ida.overseer import (Counterfactual, FixStep, HumanOverseer, OracleOverseer, Overseer, Report, RuleOverseer,
                           apply, backward, fix)
 from ida.policies.human import Leave
@@ -63,15 +64,14 @@ def backward_cmd(
     """
     tree = load_transcript(transcript)
     saved_to = out or report_path(transcript)
-    database = open_db(db) if db is not None else None
+    database = open_db(db) if db is not None or guess else None  # guesses re-run against the database
     judge = None
     if saved is not None:
         report = _saved_report(saved, tree, target)
     else:
-        judge = make_overseer(overseer, tasks.get(task) if task else _task_of(tree, overseer), ask=console.input,
-                              show=show_text, task_name=tree.task)
-        if guess:
-            judge = _guessing(judge, task, tree, overseer, database, guess)
+        t = tasks.get(task) if task else _task_of(tree, overseer)
+        h = t if t is not None or not guess else _task_of(tree, "rules")  # guessing re-runs with the tree's H
+        judge = judging(overseer, t, guess, h.policy if h else None, database, task_name=tree.task)
         report = _pass(tree, target, judge, saved_to)
     console.print(report_view(report))
     if judge is not None and (summary := blame_summary(judge)) is not None:
@@ -102,11 +102,15 @@ def backward_cmd(
         console.print(change_line(change))
 
 
-def _guessing(judge: Overseer, task: str | None, tree, overseer: str, database, budget: int) -> Counterfactual:
-    t = tasks.get(task) if task else _task_of(tree, overseer)
-    if t is None:
+def judging(kind: str, task: tasks.Task | None, guess: int, policy: Policy | None, database: ExperienceDB | None,
+            task_name: str | None = None) -> Overseer:
+    """The overseer `--overseer KIND` names, in guess and check for `--guess N` (re-running with `policy`)."""
+    judge = make_overseer(kind, task, ask=console.input, show=show_text, task_name=task_name)
+    if not guess:
+        return judge
+    if policy is None:
         raise IdaError("--guess re-runs the tree with the task's H: give --task")
-    return Counterfactual(judge, t.policy, database, budget=budget)
+    return Counterfactual(judge, policy, database, budget=guess)
 
 
 def _pass(tree, target: str, judge: Overseer, saved_to: Path) -> Report:
@@ -176,9 +180,7 @@ def fix_cmd(
         console.print(report_view(step.report))
 
     with _decomposer(t) as policy, at_the_prompt():
-        judge = make_overseer(overseer, t, ask=console.input, show=show_text)
-        if guess:
-            judge = Counterfactual(judge, policy, database, budget=guess)
+        judge = judging(overseer, t, guess, policy, database)
         result = fix(question, target, policy, judge, db=database, max_steps=max_steps, on_step=show,
                      corrections_dir=corrections, task=t.name if t else None)
     edits = sum(len(s.report.edits) for s in result.steps if s.report)

@@ -35,6 +35,24 @@ class Observation(BaseModel):
     edits: int
 
 
+class Totals(BaseModel):
+    observations: int
+    wrong: int
+    fixed: int
+    unfixed: int  # wrong when fed, and not fixed
+    forward_runs: int
+    guess_runs: int
+    overseer_calls: int
+    edits: int
+
+
+def totals(made: Sequence[Observation]) -> Totals:
+    return Totals(observations=len(made), wrong=sum(o.wrong for o in made), fixed=sum(o.fixed for o in made),
+                  unfixed=sum(o.wrong and not o.fixed for o in made), forward_runs=sum(o.forward_runs for o in made),
+                  guess_runs=sum(o.guess_runs for o in made), overseer_calls=sum(o.overseer_calls for o in made),
+                  edits=sum(o.edits for o in made))
+
+
 def observe(pairs: Sequence[tuple[str, str]], policy: Policy, overseer: Overseer, db: ExperienceDB | None = None,
             sweeps: int = 1, max_steps: int = 3, on_observation: Callable[[Observation], None] | None = None,
             **run_kwargs: Any) -> list[Observation]:

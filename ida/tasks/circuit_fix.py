@@ -21,7 +21,7 @@ from pydantic import BaseModel
 from ida.experience import ExperienceDB
 from ida.overseer import Overseer, RuleOverseer
 from ida.overseer.counterfactual import Counterfactual
-from ida.overseer.observe import Observation, observe
+from ida.overseer.observe import Observation, observe, totals
 from ida.tasks import Task, add_facts
 from ida.tasks.circuit import Circuit, beliefs_in, evaluate, inputs_of, make_task, question, world
 
@@ -85,8 +85,5 @@ def recover(db_path: str | Path, seed: int = 0, gates: int = 20, inputs: int = 5
                 Counterfactual(judge, task.policy, db, budget), db, sweeps=sweeps, on_observation=first_agreement)
         return Recovery(seed=seed, gates=gates, inputs=inputs, wrong=wrong, missing=missing,
                         recovered=agreement(db, circuit) == total, agreed_at_start=at_start,
-                        observations=len(made), observations_to_agree=agreed_at[0] if agreed_at else None,
-                        fixed=sum(o.fixed for o in made), unfixed=sum(o.wrong and not o.fixed for o in made),
-                        forward_runs=sum(o.forward_runs for o in made), guess_runs=sum(o.guess_runs for o in made),
-                        overseer_calls=sum(o.overseer_calls for o in made), edits=sum(o.edits for o in made),
-                        identified=identified(db, circuit), seconds=round(time.perf_counter() - start, 3))
+                        observations_to_agree=agreed_at[0] if agreed_at else None, identified=identified(db, circuit),
+                        seconds=round(time.perf_counter() - start, 3), **totals(made).model_dump(exclude={"wrong"}))
